@@ -1,0 +1,38 @@
+use super::Config;
+use std::time::Duration;
+
+#[test]
+fn an_empty_file_takes_every_default() {
+    let c = Config::from_toml("[resolver]\nuse_system_config = true\n").unwrap();
+    assert_eq!(c.proxy_listen.to_string(), crate::defaults::PROXY_LISTEN);
+    assert_eq!(c.admin_listen.to_string(), crate::defaults::ADMIN_LISTEN);
+    assert_eq!(c.header_read_timeout, crate::defaults::HEADER_READ_TIMEOUT);
+    assert_eq!(c.issuer, "trust-edge");
+}
+
+#[test]
+fn reports_every_bad_value_at_once() {
+    let text = "[proxy]\nlisten = \"nope\"\nheader_read_timeout = \"soon\"\n[tokens]\nalgorithms = [\"HS256\"]\n[deny_set]\nadditions = [\"10.0.0.0/33\"]\n[resolver]\nnameservers = [\"x\"]\n";
+    let issues = Config::from_toml(text).unwrap_err();
+    let paths: Vec<_> = issues.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["deny_set.additions", "proxy.header_read_timeout", "proxy.listen", "resolver", "resolver.nameservers", "tokens.algorithms", "tokens.algorithms"]
+    );
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_line() {
+    let issues = Config::from_toml("[proxy]\nlisten = \"127.0.0.1:1\"\nlisten_port = 3\n").unwrap_err();
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].line, Some(3));
+    assert!(issues[0].message.contains("unknown field `listen_port`"), "{}", issues[0].message);
+}
+
+#[test]
+fn zero_durations_are_refused() {
+    let issues = Config::from_toml("[proxy]\nconnect_timeout = \"0s\"\n[resolver]\nuse_system_config = true\n").unwrap_err();
+    assert_eq!(issues[0].path, "proxy.connect_timeout");
+    let ok = Config::from_toml("[proxy]\nconnect_timeout = \"2s\"\n[resolver]\nuse_system_config = true\n").unwrap();
+    assert_eq!(ok.connect_timeout, Duration::from_secs(2));
+}

@@ -1,0 +1,127 @@
+//! One client connection's life: read and check each request head, decide it, then answer the
+//! refusal, run the tunnel, or hand the request to pingora — and loop for the next request on a
+//! kept-alive connection, so every request is decided on its own.
+
+use crate::decide::{self, Allowed, Denied};
+use crate::deny::Refusal;
+use crate::edge::Edge;
+use crate::head::{self, HeadError};
+use crate::record::Record;
+use crate::service::{Forward, Forwarder};
+use crate::sessions::ConnectionGuard;
+use crate::target::Kind;
+use crate::tunnel;
+use bytes::BytesMut;
+use pingora_core::apps::HttpServerApp;
+use pingora_core::protocols::http::ServerSession;
+use pingora_core::protocols::l4::stream::Stream as L4Stream;
+use pingora_proxy::HttpProxy;
+use policies::Destination;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use trust_core::DenyReason;
+
+/// Serves one accepted connection until it closes.
+pub(crate) async fn serve(edge: Arc<Edge>, proxy: Arc<HttpProxy<Forwarder>>, tcp: TcpStream, shutdown: watch::Receiver<bool>) {
+    let _ = tcp.set_nodelay(true);
+    let mut stream = L4Stream::from(tcp);
+    // Held until the connection's first request is authenticated and allowed.
+    let Ok(mut unauthenticated) = edge.unauthenticated.clone().try_acquire_owned().map(Some) else {
+        let rec = Record::new(edge.clone(), false);
+        refuse(&mut stream, rec, Denied::from(DenyReason::ConnectionLimit)).await;
+        return;
+    };
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut slot: Option<ConnectionGuard> = None;
+    loop {
+        let idle_deadline = Instant::now() + edge.config.keepalive_idle_timeout;
+        let head = match head::read_head(&mut stream, &mut buf, edge.config.max_head_bytes, idle_deadline, edge.config.header_read_timeout).await {
+            Ok(head) => head,
+            Err(HeadError::Closed | HeadError::Io(_)) => return,
+            Err(HeadError::Timeout) => {
+                if !buf.is_empty() {
+                    edge.metrics.head_timeouts.inc();
+                }
+                return;
+            }
+            Err(HeadError::TooLarge(_) | HeadError::Malformed(_)) => {
+                let rec = Record::new(edge.clone(), false);
+                refuse(&mut stream, rec, DenyReason::MalformedRequest.into()).await;
+                return;
+            }
+        };
+        let started = Instant::now();
+        let mut rec = Record::new(edge.clone(), head.method == "CONNECT");
+        rec.method = Some(head.method.clone());
+        rec.user_agent = head.user_agent.clone();
+        let decided = decide::decide(&edge, &head, &mut rec).await;
+        let kind = if rec.tunnel { "connect" } else { "forward" };
+        edge.metrics.decision_seconds.with_label_values(&[kind]).observe(started.elapsed().as_secs_f64());
+        let allowed = match decided {
+            Ok(allowed) => allowed,
+            Err(denied) => return refuse(&mut stream, rec, denied).await,
+        };
+        drop(unauthenticated.take());
+        // The connection counts against the session of its latest request.
+        if !slot.as_ref().is_some_and(|g| Arc::ptr_eq(g.session(), &allowed.state)) {
+            drop(slot.take());
+            match allowed.state.try_connect() {
+                Some(guard) => slot = Some(guard),
+                None => return refuse(&mut stream, rec, DenyReason::ConnectionLimit.into()).await,
+            }
+        }
+        match &allowed.target.kind {
+            Kind::Connect => {
+                let early = buf.split_off(head.len);
+                tunnel::run(&mut stream, early, allowed, &mut rec).await;
+                return;
+            }
+            Kind::Forward { path } => {
+                let forward = Forward {
+                    path: path.clone(),
+                    host: host_header(&allowed),
+                    upgrade: head.upgrade.is_some(),
+                    allowed,
+                    record: rec,
+                };
+                stream.rewind(&buf);
+                buf.clear();
+                let mut session = ServerSession::new_http1(Box::new(stream));
+                session.set_keepalive(Some(edge.config.keepalive_idle_timeout.as_secs().max(1)));
+                session.set_connection_user_context(Some(Box::new(forward)));
+                let Some(reused) = proxy.process_new_http(session, &shutdown).await else { return };
+                let (io, _) = reused.consume();
+                match io.into_any().downcast::<L4Stream>() {
+                    Ok(s) => stream = *s,
+                    Err(_) => return,
+                }
+                if *shutdown.borrow() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// `Host` for the upstream: the normalised host, with the port when it is not 80.
+fn host_header(allowed: &Allowed) -> String {
+    let host = match &allowed.target.destination {
+        Some(Destination::Name(n)) => n.clone(),
+        Some(Destination::Ip(std::net::IpAddr::V6(v6))) => format!("[{v6}]"),
+        Some(Destination::Ip(ip)) => ip.to_string(),
+        None => String::new(),
+    };
+    if allowed.target.port == 80 { host } else { format!("{host}:{}", allowed.target.port) }
+}
+
+/// Writes the structured refusal, records it and closes.
+async fn refuse(stream: &mut L4Stream, mut rec: Record, denied: Denied) {
+    rec.deny(denied.reason);
+    let refusal = Refusal { reason: denied.reason, request_id: rec.request_id.clone(), retry_after: denied.retry_after };
+    let _ = stream.write_all(&refusal.to_http1()).await;
+    let _ = stream.flush().await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,35 @@
+//! The state one edge shares across its connections.
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::resolver::Resolver;
+use crate::sessions::Sessions;
+use arc_swap::ArcSwap;
+use policies::PolicySet;
+use policies::denyset::DenySet;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use trust_core::audit::AuditLog;
+use trust_core::token::Verifier;
+
+/// Everything a request decision reads.
+pub(crate) struct Edge {
+    /// The validated configuration.
+    pub(crate) config: Config,
+    /// Session-token verification with its caches.
+    pub(crate) verifier: Verifier,
+    /// The active policy set, swapped whole.
+    pub(crate) policies: ArcSwap<PolicySet>,
+    /// The edge's own resolver.
+    pub(crate) resolver: Resolver,
+    /// The mandatory deny-set plus operator additions, host addresses and own listeners.
+    pub(crate) deny_set: ArcSwap<DenySet>,
+    /// Per-session limits and tripwire state.
+    pub(crate) sessions: Sessions,
+    /// The audit log.
+    pub(crate) audit: AuditLog,
+    /// Metrics.
+    pub(crate) metrics: Metrics,
+    /// Slots for connections that have not yet authenticated.
+    pub(crate) unauthenticated: Arc<Semaphore>,
+}

@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+
+pub mod config;
+pub mod defaults;
+pub mod deny;
+pub mod error;
+pub mod metrics;
+pub mod resolver;
+pub mod server;
+
+mod admin;
+mod client_hello;
+mod connection;
+mod decide;
+mod edge;
+mod head;
+mod record;
+mod service;
+mod sessions;
+mod target;
+mod tripwire;
+mod tunnel;
+
+pub use config::Config;
+pub use error::EdgeError;
+pub use server::{EdgeHandle, run};

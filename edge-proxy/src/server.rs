@@ -1,0 +1,176 @@
+//! Starting and stopping an edge: [`run`] binds the listeners (port 0 works), loads policies, keys,
+//! resolver and audit log, and returns an [`EdgeHandle`] that tests and the binary stop the same way.
+
+use crate::admin;
+use crate::config::Config;
+use crate::connection;
+use crate::defaults;
+use crate::edge::Edge;
+use crate::error::EdgeError;
+use crate::metrics::Metrics;
+use crate::resolver::{self, Resolver};
+use crate::service::Forwarder;
+use crate::sessions::Sessions;
+use arc_swap::ArcSwap;
+use pingora_core::server::configuration::ServerConf;
+use policies::PolicySet;
+use policies::denyset::DenySet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use trust_core::audit::AuditWriter;
+use trust_core::token::{Verifier, VerifierConfig};
+
+/// A running edge.
+pub struct EdgeHandle {
+    proxy_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    edge: Arc<Edge>,
+    shutdown: watch::Sender<bool>,
+    accept: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
+    audit_writer: AuditWriter,
+}
+
+impl EdgeHandle {
+    /// Where the proxy listens.
+    pub fn proxy_addr(&self) -> SocketAddr {
+        self.proxy_addr
+    }
+
+    /// Where the admin endpoints listen.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// The active policy set's hash.
+    pub fn policy_hash(&self) -> String {
+        self.edge.policies.load().hash().to_owned()
+    }
+
+    /// The Prometheus text of the edge's metrics, as `/metrics` serves it.
+    pub fn metrics_text(&self) -> String {
+        admin::refresh(&self.edge);
+        self.edge.metrics.render()
+    }
+
+    /// Waits until every audit event recorded so far is written.
+    pub async fn flush_audit(&self) {
+        if let Err(e) = self.edge.audit.flush().await {
+            tracing::error!(error = %e, "audit flush failed");
+        }
+    }
+
+    /// Stops accepting, ends open connections, and writes out the audit log.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.accept.await;
+        for task in self.background {
+            task.abort();
+        }
+        if let Err(e) = self.audit_writer.close().await {
+            tracing::error!(error = %e, "audit log did not close cleanly");
+        }
+    }
+}
+
+/// Starts an edge from a validated config.
+///
+/// # Errors
+/// Policies, keys, resolver or audit log failed to load, or a listener could not be bound.
+pub async fn run(config: Config) -> Result<EdgeHandle, EdgeError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let policies = PolicySet::load_dir(&config.policy_dir).map_err(EdgeError::Policy)?;
+    let mut verifier_config = VerifierConfig::new(config.key_source.clone());
+    verifier_config.issuer = config.issuer.clone();
+    verifier_config.audience = config.audience.clone();
+    verifier_config.algorithms = config.algorithms.clone();
+    verifier_config.leeway = config.leeway;
+    let verifier = Verifier::new(verifier_config).await?;
+    let resolver = Resolver::new(config.resolver.clone())?;
+    let bind = |addr: SocketAddr| async move {
+        TcpListener::bind(addr).await.map_err(|source| EdgeError::Bind { addr, source })
+    };
+    let proxy_listener = bind(config.proxy_listen).await?;
+    let admin_listener = bind(config.admin_listen).await?;
+    let proxy_addr = proxy_listener.local_addr().map_err(|source| EdgeError::Bind { addr: config.proxy_listen, source })?;
+    let admin_addr = admin_listener.local_addr().map_err(|source| EdgeError::Bind { addr: config.admin_listen, source })?;
+    let deny_set = DenySet::mandatory()
+        .with_additions(config.deny_additions.clone())
+        .with_host_addresses(resolver::interfaces::host_addresses().map_err(EdgeError::Interfaces)?)
+        .with_protected_sockets(vec![proxy_addr, admin_addr]);
+    let (audit, audit_writer) = trust_core::audit::start(config.audit.clone())?;
+    let edge = Arc::new(Edge {
+        unauthenticated: Arc::new(Semaphore::new(config.max_unauthenticated_connections)),
+        config,
+        verifier,
+        policies: ArcSwap::from_pointee(policies),
+        resolver,
+        deny_set: ArcSwap::from_pointee(deny_set),
+        sessions: Sessions::default(),
+        audit,
+        metrics: Metrics::new()?,
+    });
+    let proxy = Arc::new(pingora_proxy::http_proxy(&Arc::new(ServerConf::default()), Forwarder { edge: edge.clone() }));
+    let (shutdown, watcher) = watch::channel(false);
+    let accept = tokio::spawn(accept_loop(proxy_listener, edge.clone(), proxy, watcher.clone()));
+    let background = vec![
+        tokio::spawn(admin::serve(admin_listener, edge.clone(), watcher)),
+        tokio::spawn(refresh_host_addresses(edge.clone())),
+        tokio::spawn(sweep_sessions(edge.clone())),
+    ];
+    tracing::info!(%proxy_addr, %admin_addr, policy_hash = %edge.policies.load().hash(), "edge proxy listening");
+    Ok(EdgeHandle { proxy_addr, admin_addr, edge, shutdown, accept, background, audit_writer })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    edge: Arc<Edge>,
+    proxy: Arc<pingora_proxy::HttpProxy<Forwarder>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _peer)) => {
+                    connections.spawn(connection::serve(edge.clone(), proxy.clone(), tcp, shutdown.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::task::yield_now().await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    connections.shutdown().await;
+}
+
+async fn refresh_host_addresses(edge: Arc<Edge>) {
+    let mut tick = tokio::time::interval(defaults::INTERFACE_REFRESH);
+    loop {
+        tick.tick().await;
+        let addrs = match resolver::interfaces::host_addresses() {
+            Ok(addrs) => addrs,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list interface addresses; keeping the previous set");
+                continue;
+            }
+        };
+        let current = edge.deny_set.load_full();
+        edge.deny_set.store(Arc::new(current.as_ref().clone().with_host_addresses(addrs)));
+    }
+}
+
+async fn sweep_sessions(edge: Arc<Edge>) {
+    let mut tick = tokio::time::interval(defaults::SESSION_SWEEP);
+    loop {
+        tick.tick().await;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        edge.sessions.sweep(now);
+    }
+}

@@ -1,0 +1,176 @@
+//! The only `impl ProxyHttp`: how pingora forwards a plain-HTTP request the edge already allowed.
+//!
+//! The decision travels into pingora as connection user context (see [`crate::connection`]);
+//! here it becomes the peer (the checked address, in a pool keyed by session so two sessions
+//! never share an upstream connection), the origin-form request with `Host` taken from the
+//! absolute URI and hop-by-hop and `Proxy-*` headers removed, and finally the audit record.
+
+use crate::decide::Allowed;
+use crate::deny::{Refusal, status};
+use crate::edge::Edge;
+use crate::record::Record;
+use crate::sessions::Trip;
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora_core::prelude::HttpPeer;
+use pingora_core::{Error, ErrorSource, ErrorType, Result};
+use pingora_http::{RequestHeader, ResponseHeader};
+use pingora_proxy::{FailToProxy, ProxyHttp, Session};
+use std::any::Any;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+use trust_core::DenyReason;
+
+/// Headers that describe one hop and never travel further.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// One allowed forward, handed to pingora.
+pub(crate) struct Forward {
+    /// The decision.
+    pub(crate) allowed: Allowed,
+    /// Its record, emitted when pingora drops the context.
+    pub(crate) record: Record,
+    /// Origin-form target.
+    pub(crate) path: String,
+    /// `Host` for the upstream.
+    pub(crate) host: String,
+    /// Whether an upgrade (allowed by the rule) is being requested.
+    pub(crate) upgrade: bool,
+}
+
+/// The pingora application forwarding allowed plain-HTTP requests.
+pub(crate) struct Forwarder {
+    pub(crate) edge: Arc<Edge>,
+}
+
+#[async_trait]
+impl ProxyHttp for Forwarder {
+    type CTX = Option<Box<Forward>>;
+
+    fn new_ctx(&self) -> Self::CTX {
+        None
+    }
+
+    fn on_connection_reuse(&self, _session: &mut Session, ctx: &mut Self::CTX, prev: Box<dyn Any + Send + Sync>) {
+        if let Ok(forward) = prev.downcast::<Forward>() {
+            *ctx = Some(forward);
+        }
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Self::CTX) -> Result<Box<HttpPeer>> {
+        let f = ctx.as_ref().ok_or_else(|| Error::explain(ErrorType::InternalError, "request reached pingora without a decision"))?;
+        let mut peer = HttpPeer::new(f.allowed.addr, false, String::new());
+        let mut h = DefaultHasher::new();
+        f.allowed.session.claims.sid.hash(&mut h);
+        peer.group_key = h.finish();
+        peer.options.connection_timeout = Some(self.edge.config.connect_timeout);
+        peer.options.idle_timeout = Some(Duration::from_secs(60));
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(&self, _session: &mut Session, req: &mut RequestHeader, ctx: &mut Self::CTX) -> Result<()> {
+        let f = ctx.as_ref().ok_or_else(|| Error::explain(ErrorType::InternalError, "no decision"))?;
+        let uri = http::Uri::try_from(f.path.as_str()).map_err(|_| Error::explain(ErrorType::InvalidHTTPHeader, "bad path"))?;
+        req.set_uri(uri);
+        let listed: Vec<String> = req
+            .headers
+            .get_all("connection")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim().to_ascii_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        for name in listed.iter().map(String::as_str).chain(HOP_BY_HOP) {
+            if f.upgrade && (name == "upgrade" || name == "connection") {
+                continue;
+            }
+            req.remove_header(name);
+        }
+        if f.upgrade {
+            req.insert_header("connection", "upgrade")?;
+        }
+        req.insert_header("host", f.host.as_str())?;
+        Ok(())
+    }
+
+    async fn request_body_filter(&self, _session: &mut Session, body: &mut Option<Bytes>, _end: bool, ctx: &mut Self::CTX) -> Result<()> {
+        let (Some(f), Some(chunk)) = (ctx.as_mut(), body.as_ref()) else { return Ok(()) };
+        if let Trip::Crossed { deny } = f.allowed.state.count(None, chunk.len() as u64) {
+            crate::tripwire::report(&self.edge, &f.allowed.session, &f.record);
+            if deny {
+                f.record.deny(DenyReason::Tripwire);
+                return Err(Error::explain(ErrorType::HTTPStatus(403), "tripwire"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn response_filter(&self, _session: &mut Session, resp: &mut ResponseHeader, ctx: &mut Self::CTX) -> Result<()> {
+        if let Some(f) = ctx.as_ref() {
+            resp.insert_header("x-request-id", f.record.request_id.as_str())?;
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Self::CTX) -> FailToProxy {
+        let reason = match (e.esource(), e.etype()) {
+            (_, ErrorType::HTTPStatus(403)) => DenyReason::Tripwire,
+            (ErrorSource::Downstream, ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed) => {
+                return FailToProxy { error_code: 0, can_reuse_downstream: false };
+            }
+            (ErrorSource::Downstream, _) => DenyReason::MalformedRequest,
+            _ => DenyReason::UpstreamUnreachable,
+        };
+        let request_id = match ctx.as_mut() {
+            Some(f) => {
+                f.record.deny(reason);
+                f.record.request_id.clone()
+            }
+            None => uuid::Uuid::now_v7().to_string(),
+        };
+        if session.response_written().is_none() {
+            let refusal = Refusal { reason, request_id, retry_after: None };
+            let _ = write_refusal(session, &refusal).await;
+        }
+        FailToProxy { error_code: status(reason), can_reuse_downstream: false }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Self::CTX) {
+        if let Some(mut f) = ctx.take() {
+            f.record.status = session.response_written().map(|r| r.status.as_u16());
+            f.record.bytes_up = session.body_bytes_read() as u64;
+            f.record.bytes_down = session.body_bytes_sent() as u64;
+            self.edge.metrics.bytes.with_label_values(&["up"]).inc_by(f.record.bytes_up);
+            self.edge.metrics.bytes.with_label_values(&["down"]).inc_by(f.record.bytes_down);
+        }
+    }
+
+    fn suppress_error_log(&self, _session: &Session, _ctx: &Self::CTX, _error: &Error) -> bool {
+        // Upstream failures are answered, counted and audited; pingora's own line adds nothing.
+        true
+    }
+}
+
+async fn write_refusal(session: &mut Session, refusal: &Refusal) -> Result<()> {
+    let body = refusal.body();
+    let mut resp = ResponseHeader::build(status(refusal.reason), Some(6))?;
+    for (name, value) in refusal.headers() {
+        resp.insert_header(name, value)?;
+    }
+    resp.insert_header("content-type", "application/json")?;
+    resp.insert_header("content-length", body.len().to_string())?;
+    session.set_keepalive(None);
+    session.write_response_header(Box::new(resp), false).await?;
+    session.write_response_body(Some(Bytes::from(body)), true).await
+}

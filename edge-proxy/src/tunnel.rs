@@ -1,0 +1,130 @@
+//! The pass-through rung for CONNECT: answer 200, read the ClientHello (deadline + size bound),
+//! require its SNI to equal the CONNECT host before a single byte goes upstream, dial exactly the
+//! checked address, then splice — ending on idle, on total lifetime or when the token expires.
+
+use crate::client_hello::{self, Hello};
+use crate::decide::Allowed;
+use crate::record::Record;
+use crate::sessions::{Trip, until_unix};
+use bytes::BytesMut;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use trust_core::DenyReason;
+
+/// The answer that opens a tunnel.
+const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
+/// Relay buffer per direction.
+const BUF: usize = 16 * 1024;
+
+/// Runs one tunnel to its end; `early` holds bytes the client sent after the CONNECT head.
+pub(crate) async fn run<C>(client: &mut C, mut early: BytesMut, allowed: Allowed, rec: &mut Record)
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    let edge = rec.edge().clone();
+    let cfg = &edge.config;
+    if client.write_all(ESTABLISHED).await.is_err() {
+        return;
+    }
+    let hello_deadline = Instant::now() + cfg.client_hello_timeout;
+    let hello = client_hello::read(client, &mut early, crate::defaults::MAX_CLIENT_HELLO_BYTES, hello_deadline).await;
+    let sni_ok = match (&hello, &allowed.sni) {
+        (Ok(Hello::Sni(sni)), Some(host)) => sni == host,
+        (Ok(Hello::NoSni), None) => true,
+        (Ok(_), _) => false,
+        (Err(_), _) => {
+            rec.deny(DenyReason::ProtocolNotAllowed);
+            return;
+        }
+    };
+    if !sni_ok {
+        rec.deny(DenyReason::SniMismatch);
+        return;
+    }
+    let upstream = match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(allowed.addr)).await {
+        Ok(Ok(s)) => s,
+        _ => {
+            rec.deny(DenyReason::UpstreamUnreachable);
+            return;
+        }
+    };
+    let _ = upstream.set_nodelay(true);
+    let profile = edge.policies.load().profile(&allowed.session.claims.profile).cloned();
+    let (idle, lifetime) = profile.map_or((Duration::from_secs(300), Duration::from_secs(3600)), |p| {
+        (p.limits.tunnel_idle_timeout, p.limits.tunnel_max_lifetime)
+    });
+    let lifetime = lifetime.min(until_unix(allowed.state.exp()));
+    edge.metrics.active_tunnels.inc();
+    let mut upstream = upstream;
+    splice(client, &mut upstream, early, idle, lifetime, &allowed, rec).await;
+    edge.metrics.active_tunnels.dec();
+}
+
+async fn splice<C>(
+    client: &mut C,
+    upstream: &mut TcpStream,
+    early: BytesMut,
+    idle: Duration,
+    lifetime: Duration,
+    allowed: &Allowed,
+    rec: &mut Record,
+) where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    let edge = rec.edge().clone();
+    let end = Instant::now() + lifetime;
+    if upstream.write_all(&early).await.is_err() {
+        return;
+    }
+    rec.bytes_up += early.len() as u64;
+    let mut up = vec![0u8; BUF];
+    let mut down = vec![0u8; BUF];
+    let mut idle_at = Instant::now() + idle;
+    let (mut client_open, mut upstream_open) = (true, true);
+    while client_open || upstream_open {
+        let deadline = idle_at.min(end);
+        tokio::select! {
+            r = client.read(&mut up), if client_open => match r {
+                Ok(0) | Err(_) => {
+                    client_open = false;
+                    let _ = upstream.shutdown().await;
+                }
+                Ok(n) => {
+                    if upstream.write_all(up.get(..n).unwrap_or_default()).await.is_err() {
+                        return;
+                    }
+                    rec.bytes_up += n as u64;
+                    edge.metrics.bytes.with_label_values(&["up"]).inc_by(n as u64);
+                    if let Trip::Crossed { deny } = allowed.state.count(None, n as u64) {
+                        crate::tripwire::report(&edge, &allowed.session, rec);
+                        if deny {
+                            rec.deny(DenyReason::Tripwire);
+                            return;
+                        }
+                    }
+                    idle_at = Instant::now() + idle;
+                }
+            },
+            r = upstream.read(&mut down), if upstream_open => match r {
+                Ok(0) | Err(_) => {
+                    upstream_open = false;
+                    let _ = client.shutdown().await;
+                }
+                Ok(n) => {
+                    if client.write_all(down.get(..n).unwrap_or_default()).await.is_err() {
+                        return;
+                    }
+                    rec.bytes_down += n as u64;
+                    edge.metrics.bytes.with_label_values(&["down"]).inc_by(n as u64);
+                    idle_at = Instant::now() + idle;
+                }
+            },
+            () = tokio::time::sleep_until(deadline) => {
+                tracing::debug!(request_id = %rec.request_id, "tunnel ended by its idle or lifetime bound");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The `loadtests` command line.
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::http_forward::{self, Options, Target};
+use crate::peers::Locations;
+use crate::report;
+
+/// `loadtests <scenario> [options]`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "loadtests",
+    about = "trust-edge load scenarios, side by side with peers"
+)]
+pub struct Cli {
+    /// The scenario to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The scenarios.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Plain HTTP through the edge, direct, and through Envoy / Squid / tinyproxy.
+    HttpForward(HttpForwardArgs),
+}
+
+/// Options of `http-forward`.
+#[derive(Debug, Args)]
+pub struct HttpForwardArgs {
+    /// Measured time per target (e.g. `10s`, `500ms`, `1m`).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Unmeasured warm-up per target.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Sessions (edge tokens) the connections are spread over.
+    #[arg(long, default_value_t = 16)]
+    pub sessions: usize,
+    /// Response body size in bytes.
+    #[arg(long, default_value_t = 100)]
+    pub body_bytes: usize,
+    /// Fixed offered rate in req/s (open loop); default: closed loop, as fast as possible.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Targets, comma-separated, in run order.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "edge,direct,envoy,squid,tinyproxy"
+    )]
+    pub targets: Vec<Target>,
+    /// The trust-edge binary.
+    #[arg(long, default_value = "target/release/trust-edge")]
+    pub edge_bin: PathBuf,
+    /// Pin the proxy to core 0, the load generator and upstream to core 1.
+    #[arg(long)]
+    pub pin: bool,
+    /// Where the JSON report is written.
+    #[arg(long, default_value = "results/http-forward.json")]
+    pub out: PathBuf,
+    /// Hard cap on requests per target.
+    #[arg(long, default_value_t = 50_000_000)]
+    pub max_requests: u64,
+    /// Bound on one connect or request/response exchange.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1.5s` or a bare number of seconds.
+///
+/// # Errors
+/// Not a non-negative number with one of the units `ms`, `s`, `m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 10s, 500ms or 2m"))?;
+    Duration::try_from_secs_f64(value * scale)
+        .map_err(|_| format!("`{text}` is not a non-negative duration"))
+}
+
+/// Runs the parsed command with binary locations taken from the environment; prints the
+/// table, writes the JSON report.
+pub fn run(cli: Cli, locations: Locations) -> ExitCode {
+    match cli.command {
+        Command::HttpForward(args) => {
+            let out = args.out.clone();
+            let options = Options {
+                duration: args.duration,
+                warmup: args.warmup,
+                connections: args.connections,
+                sessions: args.sessions,
+                body_bytes: args.body_bytes,
+                rate: args.rate,
+                targets: args.targets,
+                edge_bin: args.edge_bin,
+                pin: args.pin,
+                max_requests: args.max_requests,
+                request_timeout: args.request_timeout,
+                locations,
+            };
+            let report = match http_forward::run(&options) {
+                Ok(report) => report,
+                Err(e) => {
+                    eprintln!("loadtests: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            print!("{}", report::render_table(&report));
+            match write_json(&out, &report) {
+                Ok(()) => {
+                    println!("report: {}", out.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("loadtests: writing {}: {e}", out.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn write_json(path: &std::path::Path, report: &report::Report) -> Result<(), crate::Error> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(crate::Error::io("creating the report dir"))?;
+    }
+    let json = serde_json::to_string_pretty(report)?;
+    std::fs::write(path, json + "\n").map_err(crate::Error::io("writing the report"))
+}

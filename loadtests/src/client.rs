@@ -1,0 +1,330 @@
+//! The load generator: a lean HTTP/1.1 keep-alive client driving many connections on one
+//! tokio runtime.
+//!
+//! Each connection sends pre-rendered request bytes and reads the response head with
+//! `httparse`, skipping the body by `Content-Length` (chunked and close-delimited bodies are
+//! handled too). Two modes:
+//! - **closed loop** (`rate: None`): a connection sends its next request as soon as the previous
+//!   response completes; latency is send → last body byte.
+//! - **open loop** (`rate: Some(r)`): request `k` of connection `i` is scheduled at
+//!   `start + (k·C + i) / r`. Latency runs from the *scheduled* time whenever the connection was
+//!   still busy with the previous response at that time, so a slow target cannot hide its queueing
+//!   (no coordinated omission); when the connection was idle and only the generator's own timer
+//!   woke late, latency runs from the actual send.
+//!
+//! Runs are bounded: nothing is sent after `end`, every exchange has a timeout, and a shared cap
+//! limits the total number of requests.
+
+mod conn;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::error::Error;
+use conn::{Conn, Failure};
+
+/// Highest latency the histogram tracks (60 s, in nanoseconds); larger values saturate.
+const HISTOGRAM_MAX_NS: u64 = 60_000_000_000;
+/// Pause after a failed connect before the next attempt, so a dead target is not spun on.
+const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// What one load run sends, where, and for how long.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Where every connection connects (the upstream for the direct path, else the proxy).
+    pub addr: SocketAddr,
+    /// Pre-rendered requests; connection `i` sends `requests[i % len]` every time.
+    pub requests: Vec<Arc<[u8]>>,
+    /// Number of concurrent connections.
+    pub connections: usize,
+    /// Offered rate in requests/s for an open-loop run; `None` for closed loop.
+    pub rate: Option<f64>,
+    /// Hard cap on requests sent across all connections and phases.
+    pub max_requests: u64,
+    /// Bound on one connect or one request/response exchange.
+    pub request_timeout: Duration,
+}
+
+/// The instants that split a run into warm-up and measurement.
+#[derive(Debug, Clone, Copy)]
+pub struct Phases {
+    /// When the first request may be sent (open-loop schedules start here).
+    pub start: Instant,
+    /// Requests sent (or scheduled) from here on are measured.
+    pub measure_start: Instant,
+    /// No request is sent (or scheduled) from here on.
+    pub end: Instant,
+}
+
+impl Phases {
+    /// Phases starting now: `warmup`, then `duration` measured.
+    pub fn starting_now(warmup: Duration, duration: Duration) -> Self {
+        let start = Instant::now();
+        let measure_start = start + warmup;
+        Self {
+            start,
+            measure_start,
+            end: measure_start + duration,
+        }
+    }
+
+    /// The length of the measured window.
+    pub fn window(&self) -> Duration {
+        self.end.saturating_duration_since(self.measure_start)
+    }
+}
+
+/// Failed exchanges, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Errors {
+    /// Connect refused, reset or timed out.
+    pub connect: u64,
+    /// The connection failed mid-exchange.
+    pub io: u64,
+    /// The exchange took longer than the request timeout.
+    pub timeout: u64,
+    /// The response could not be parsed.
+    pub parse: u64,
+    /// Complete responses with a status other than 200, by status.
+    pub status: BTreeMap<u16, u64>,
+}
+
+impl Errors {
+    /// Every failed exchange.
+    pub fn total(&self) -> u64 {
+        self.connect + self.io + self.timeout + self.parse + self.status.values().sum::<u64>()
+    }
+
+    fn merge(&mut self, other: &Self) {
+        self.connect += other.connect;
+        self.io += other.io;
+        self.timeout += other.timeout;
+        self.parse += other.parse;
+        for (status, count) in &other.status {
+            *self.status.entry(*status).or_insert(0) += count;
+        }
+    }
+
+    fn count(&mut self, failure: Failure) {
+        match failure {
+            Failure::Connect => self.connect += 1,
+            Failure::Io | Failure::Stale => self.io += 1,
+            Failure::Timeout => self.timeout += 1,
+            Failure::Parse => self.parse += 1,
+        }
+    }
+}
+
+/// What a load run observed.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Responses with status 200 to requests sent in the measured window.
+    pub ok: u64,
+    /// Failed exchanges in the measured window.
+    pub errors: Errors,
+    /// Latency of the `ok` responses, in nanoseconds.
+    pub latency: Histogram<u64>,
+    /// Every complete response of the run (warm-up included, any status).
+    pub responses_total: u64,
+    /// Every request written (warm-up included).
+    pub sent_total: u64,
+    /// Connections opened after a connection's first one (a target closing keep-alive).
+    pub reconnects: u64,
+    /// Whether the request cap stopped the run early.
+    pub capped: bool,
+}
+
+impl Outcome {
+    fn empty() -> Result<Self, Error> {
+        let latency = Histogram::new_with_bounds(1, HISTOGRAM_MAX_NS, 3)
+            .map_err(|e| Error::Config(format!("latency histogram: {e}")))?;
+        Ok(Self {
+            ok: 0,
+            errors: Errors::default(),
+            latency,
+            responses_total: 0,
+            sent_total: 0,
+            reconnects: 0,
+            capped: false,
+        })
+    }
+
+    fn merge(&mut self, other: &Self) -> Result<(), Error> {
+        self.ok += other.ok;
+        self.errors.merge(&other.errors);
+        self.latency
+            .add(&other.latency)
+            .map_err(|e| Error::Config(format!("latency histogram merge: {e}")))?;
+        self.responses_total += other.responses_total;
+        self.sent_total += other.sent_total;
+        self.reconnects += other.reconnects;
+        self.capped |= other.capped;
+        Ok(())
+    }
+}
+
+/// Runs `spec` on a fresh current-thread runtime and returns what it observed.
+///
+/// # Errors
+/// Building the runtime or the histograms failed.
+pub fn run_blocking(spec: &Spec, phases: Phases) -> Result<Outcome, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::io("building the load runtime"))?;
+    runtime.block_on(run(spec, phases))
+}
+
+/// Drives `spec.connections` connections until `phases.end` (or the request cap), then waits
+/// for the exchanges in flight (each bounded by the request timeout).
+///
+/// # Errors
+/// `spec` has no connections or no request, or a histogram could not be built.
+pub async fn run(spec: &Spec, phases: Phases) -> Result<Outcome, Error> {
+    if spec.connections == 0 || spec.requests.is_empty() {
+        return Err(Error::Config(
+            "a load run needs at least one connection and one request".into(),
+        ));
+    }
+    let spec = Arc::new(spec.clone());
+    let sent = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in 0..spec.connections {
+        let outcome = Outcome::empty()?;
+        tasks.spawn(drive(
+            id,
+            Arc::clone(&spec),
+            phases,
+            Arc::clone(&sent),
+            outcome,
+        ));
+    }
+    let mut total = Outcome::empty()?;
+    while let Some(joined) = tasks.join_next().await {
+        let outcome = joined.map_err(|e| Error::Config(format!("load task failed: {e}")))?;
+        total.merge(&outcome)?;
+    }
+    Ok(total)
+}
+
+/// One connection's loop.
+async fn drive(
+    id: usize,
+    spec: Arc<Spec>,
+    phases: Phases,
+    sent: Arc<AtomicU64>,
+    mut out: Outcome,
+) -> Outcome {
+    let Some(request) = spec.requests.get(id % spec.requests.len()).cloned() else {
+        return out;
+    };
+    let mut conn: Option<Conn> = None;
+    let mut opened: u64 = 0;
+    let mut k: u64 = 0;
+    loop {
+        // When this request counts from, and which instant decides its phase.
+        let (origin, phase_time) = match spec.rate {
+            None => {
+                let now = Instant::now();
+                if now >= phases.end {
+                    break;
+                }
+                (now, now)
+            }
+            Some(rate) => {
+                let slot = k.saturating_mul(spec.connections as u64) + id as u64;
+                let scheduled = phases.start + Duration::from_secs_f64(slot as f64 / rate);
+                if scheduled >= phases.end {
+                    break;
+                }
+                if Instant::now() < scheduled {
+                    tokio::time::sleep_until(scheduled.into()).await;
+                    (Instant::now(), scheduled)
+                } else {
+                    (scheduled, scheduled)
+                }
+            }
+        };
+        k += 1;
+        if sent.fetch_add(1, Ordering::Relaxed) >= spec.max_requests {
+            out.capped = true;
+            break;
+        }
+        out.sent_total += 1;
+        let measured = phase_time >= phases.measure_start;
+        let result = exchange(&mut conn, &mut opened, &spec, &request).await;
+        let done = Instant::now();
+        match result {
+            Ok(status) => {
+                out.responses_total += 1;
+                if measured {
+                    if status == 200 {
+                        out.ok += 1;
+                        let nanos = u64::try_from(done.duration_since(origin).as_nanos());
+                        out.latency
+                            .saturating_record(nanos.unwrap_or(u64::MAX).max(1));
+                    } else {
+                        *out.errors.status.entry(status).or_insert(0) += 1;
+                    }
+                }
+            }
+            Err(failure) => {
+                conn = None;
+                if measured {
+                    out.errors.count(failure);
+                }
+                if failure == Failure::Connect {
+                    let resume = (Instant::now() + CONNECT_BACKOFF).min(phases.end);
+                    tokio::time::sleep_until(resume.into()).await;
+                }
+            }
+        }
+    }
+    out.reconnects = opened.saturating_sub(1);
+    out
+}
+
+/// One request/response on `conn`, connecting first if needed. A reused connection the target
+/// closed since its last response (no byte of a response read) is reopened and the request
+/// retried once; the retry's time counts against the same request.
+async fn exchange(
+    conn: &mut Option<Conn>,
+    opened: &mut u64,
+    spec: &Spec,
+    request: &[u8],
+) -> Result<u16, Failure> {
+    for attempt in 0..2 {
+        let reused = conn.is_some();
+        let current = match conn {
+            Some(current) => current,
+            None => {
+                let fresh = Conn::connect(spec.addr, spec.request_timeout).await?;
+                *opened += 1;
+                conn.insert(fresh)
+            }
+        };
+        let result = tokio::time::timeout(spec.request_timeout, current.round_trip(request)).await;
+        match result {
+            Err(_) => return Err(Failure::Timeout),
+            Ok(Ok(response)) => {
+                if response.close {
+                    *conn = None;
+                }
+                return Ok(response.status);
+            }
+            Ok(Err(Failure::Stale)) if reused && attempt == 0 => {
+                *conn = None;
+            }
+            Ok(Err(failure)) => return Err(failure),
+        }
+    }
+    Err(Failure::Io)
+}

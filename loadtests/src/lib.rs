@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+
+pub mod cli;
+pub mod client;
+pub mod edge;
+mod error;
+pub mod http_forward;
+pub mod peers;
+pub mod process;
+pub mod report;
+pub mod upstream;
+pub mod usage;
+
+pub use error::Error;

@@ -1,0 +1,210 @@
+//! The loaded policy: every profile of a policy directory, compiled once, looked up by name.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::compile;
+use crate::defaults;
+use crate::error::PolicyError;
+use crate::model::Profile;
+use crate::walker::Walker;
+use crate::yaml;
+
+/// Every compiled profile of one load, and the hash of the files it came from.
+///
+/// Immutable: a reload builds a new set (and a failed reload keeps the old one in force).
+#[derive(Debug, Clone)]
+pub struct PolicySet {
+    by_name: HashMap<String, Arc<Profile>>,
+    /// The same profiles, sorted by name.
+    ordered: Vec<Arc<Profile>>,
+    hash: String,
+}
+
+impl PolicySet {
+    /// A set with no profiles: every session's profile is unknown, so everything is denied.
+    pub fn empty() -> PolicySet {
+        PolicySet {
+            by_name: HashMap::new(),
+            ordered: Vec::new(),
+            hash: source_hash(&[]),
+        }
+    }
+
+    /// Loads every `*.yaml` and `*.yml` file directly in `dir` (not sub-directories; names
+    /// starting with `.` are skipped, as Kubernetes ConfigMap mounts keep their internals
+    /// there). Symbolic links are followed.
+    ///
+    /// # Errors
+    /// Every problem found, in any file, each with its file, line and column.
+    pub fn load_dir(dir: &Path) -> Result<PolicySet, Vec<PolicyError>> {
+        let dir_error = |message: String| {
+            vec![PolicyError {
+                file: dir.display().to_string(),
+                line: 0,
+                column: 0,
+                message,
+            }]
+        };
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| dir_error(format!("cannot read the policy directory: {e}")))?;
+        let mut sources = Vec::new();
+        let mut errors = Vec::new();
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| dir_error(format!("cannot list the policy directory: {e}")))?;
+            let file_name = entry.file_name();
+            let Some(name) = file_name.to_str() else {
+                errors.push(file_error(
+                    &file_name.to_string_lossy(),
+                    "the file name is not UTF-8",
+                ));
+                continue;
+            };
+            if name.starts_with('.') || !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+                continue;
+            }
+            match read_policy_file(&entry.path()) {
+                Ok(Some(text)) => sources.push((name.to_owned(), text)),
+                Ok(None) => {}
+                Err(message) => errors.push(file_error(name, &message)),
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort_by(|a, b| a.file.cmp(&b.file));
+            return Err(errors);
+        }
+        PolicySet::from_sources(&sources)
+    }
+
+    /// Compiles policy sources: `(file name, text)` pairs, the name relative to the policy
+    /// directory (it appears in errors and rule ids). Order does not matter.
+    ///
+    /// # Errors
+    /// Every problem found, sorted by file, line and column: the first syntax error of each
+    /// file, and every semantic error of every readable document.
+    pub fn from_sources(sources: &[(String, String)]) -> Result<PolicySet, Vec<PolicyError>> {
+        let mut sorted: Vec<&(String, String)> = sources.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut errors = Vec::new();
+        let mut by_name: HashMap<String, Arc<Profile>> = HashMap::new();
+        let mut defined_at: HashMap<String, (String, usize)> = HashMap::new();
+        let mut previous_file: Option<&str> = None;
+        for (file, text) in &sorted {
+            if previous_file == Some(file.as_str()) {
+                errors.push(file_error(file, "the file is given twice"));
+                continue;
+            }
+            previous_file = Some(file);
+            if u64::try_from(text.len()).unwrap_or(u64::MAX) > defaults::MAX_FILE_BYTES {
+                let message = format!("the file is larger than {} bytes", defaults::MAX_FILE_BYTES);
+                errors.push(file_error(file, &message));
+                continue;
+            }
+            let docs = match yaml::parse_documents(text) {
+                Ok(docs) => docs,
+                Err(e) => {
+                    errors.push(PolicyError {
+                        file: file.clone(),
+                        line: e.pos.line,
+                        column: e.pos.column,
+                        message: e.message,
+                    });
+                    continue;
+                }
+            };
+            let mut w = Walker::new(file);
+            for doc in &docs {
+                let compiled = compile::document(&mut w, doc);
+                let Some((name, pos)) = compiled.name else {
+                    continue;
+                };
+                if let Some((first_file, first_line)) = defined_at.get(&name) {
+                    w.error(
+                        pos,
+                        format!("profile `{name}` is already defined at {first_file}:{first_line}"),
+                    );
+                    continue;
+                }
+                defined_at.insert(name.clone(), (file.clone(), pos.line));
+                if let Some(profile) = compiled.profile {
+                    by_name.insert(name, Arc::new(profile));
+                }
+            }
+            errors.extend(w.into_errors());
+        }
+        if !errors.is_empty() {
+            errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+            return Err(errors);
+        }
+        let mut ordered: Vec<Arc<Profile>> = by_name.values().cloned().collect();
+        ordered.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(PolicySet {
+            by_name,
+            ordered,
+            hash: source_hash(&sorted),
+        })
+    }
+
+    /// The profile called `name` (a session token's `profile` claim), if any.
+    pub fn profile(&self, name: &str) -> Option<&Arc<Profile>> {
+        self.by_name.get(name)
+    }
+
+    /// Every profile, sorted by name.
+    pub fn profiles(&self) -> impl Iterator<Item = &Arc<Profile>> {
+        self.ordered.iter()
+    }
+
+    /// Hex SHA-256 of the sources, sorted by file name; each file contributes its name and
+    /// content, each prefixed by its length as a big-endian `u64`, so no two different sets of
+    /// files hash alike. Identifies the policy in audit events and `policy check` output.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+}
+
+/// Reads one policy file; `Ok(None)` for a directory or other non-file that merely has a
+/// policy-like name.
+fn read_policy_file(path: &Path) -> Result<Option<String>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    if meta.len() > defaults::MAX_FILE_BYTES {
+        return Err(format!(
+            "the file is larger than {} bytes",
+            defaults::MAX_FILE_BYTES
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| "the file is not UTF-8 text".to_owned())
+}
+
+fn file_error(file: &str, message: &str) -> PolicyError {
+    PolicyError {
+        file: file.to_owned(),
+        line: 0,
+        column: 0,
+        message: message.to_owned(),
+    }
+}
+
+fn source_hash(sorted: &[&(String, String)]) -> String {
+    let mut hasher = Sha256::new();
+    for (name, text) in sorted {
+        for part in [name.as_bytes(), text.as_bytes()] {
+            hasher.update(u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
+            hasher.update(part);
+        }
+    }
+    hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+//! Integration tests: the shipped policy files compile and decide as documented.
+
+// A test binary: its helpers may unwrap and panic like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::path::Path;
+
+use policies::{Destination, Mode, PolicySet, parse_authority};
+use trust_core::DenyReason;
+
+fn load(dir: &str) -> PolicySet {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    match PolicySet::load_dir(&path) {
+        Ok(set) => set,
+        Err(errors) => {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            panic!("{dir} does not compile:\n{}", lines.join("\n"));
+        }
+    }
+}
+
+fn decide(set: &PolicySet, profile: &str, authority: &str) -> Result<String, DenyReason> {
+    let (dest, port) = parse_authority(authority, None).unwrap();
+    let profile = set.profile(profile).unwrap();
+    profile.decide(&dest, port).map(|rule| rule.id.clone())
+}
+
+#[test]
+fn the_default_policy_compiles_and_allows_package_indexes() {
+    let set = load("default");
+    let names: Vec<&str> = set.profiles().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["sandbox-default"]);
+    let p = "sandbox-default";
+    assert_eq!(
+        decide(&set, p, "pypi.org:443"),
+        Ok("sandbox-default.yaml:28".to_owned())
+    );
+    assert!(decide(&set, p, "files.pythonhosted.org:443").is_ok());
+    assert!(decide(&set, p, "registry.npmjs.org:443").is_ok());
+    assert!(decide(&set, p, "github.com:443").is_ok());
+    assert_eq!(
+        decide(&set, p, "github.com:22"),
+        Err(DenyReason::PortNotAllowed)
+    );
+    assert_eq!(
+        decide(&set, p, "pypi.org:80"),
+        Err(DenyReason::PortNotAllowed)
+    );
+    assert_eq!(
+        decide(&set, p, "gist.github.com:443"),
+        Err(DenyReason::DestinationNotAllowed)
+    );
+    assert_eq!(
+        decide(&set, p, "169.254.169.254:80"),
+        Err(DenyReason::IpLiteralNotAllowed)
+    );
+    assert_eq!(set.hash().len(), 64);
+}
+
+#[test]
+fn the_examples_compile_and_mean_what_their_comments_say() {
+    let set = load("examples");
+    let names: Vec<&str> = set.profiles().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["browser-agent", "internal-build", "offline"]);
+
+    let build = set.profile("internal-build").unwrap();
+    let (dest, port) = parse_authority("artifacts.internal.example:8443", None).unwrap();
+    let rule = build.decide(&dest, port).unwrap();
+    assert_eq!(
+        rule.addresses,
+        [
+            "10.20.0.15".parse::<std::net::IpAddr>().unwrap(),
+            "10.20.0.16".parse().unwrap()
+        ]
+    );
+
+    let browser = set.profile("browser-agent").unwrap();
+    assert_eq!(browser.mode, Mode::Report);
+    assert!(decide(&set, "browser-agent", "en.wikipedia.org:443").is_ok());
+    assert!(decide(&set, "browser-agent", "wikipedia.org:443").is_ok());
+    assert!(decide(&set, "browser-agent", "3405803783:80").is_ok());
+    assert_eq!(
+        decide(&set, "browser-agent", "[::ffff:203.0.113.7]:80"),
+        Err(DenyReason::IpLiteralNotAllowed)
+    );
+    let (ws, port) = parse_authority("stream.example.net:443", None).unwrap();
+    assert!(
+        browser
+            .decide(&ws, port)
+            .unwrap()
+            .allows_upgrade(policies::Upgrade::WebSocket)
+    );
+
+    let offline = set.profile("offline").unwrap();
+    let name = Destination::Name("pypi.org".to_owned());
+    assert_eq!(
+        offline.decide(&name, 443),
+        Err(DenyReason::DestinationNotAllowed)
+    );
+}

@@ -1,0 +1,50 @@
+//! Command-line parsing and dispatch.
+
+mod audit;
+mod edge;
+mod token;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+/// trust-edge: the network trust boundary for AI-agent sandboxes.
+#[derive(Debug, Parser)]
+#[command(name = "trust-edge", version, about)]
+pub(crate) struct Cli {
+    /// Log filter (also `TRUST_EDGE_LOG`), e.g. `info` or `edge_proxy=debug`.
+    #[arg(long, global = true, env = "TRUST_EDGE_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run everything in one process with embedded defaults (creates a dev signing key on first run).
+    Up(edge::UpArgs),
+    /// Run the edge proxy alone from a config file.
+    EdgeProxy(edge::EdgeProxyArgs),
+    /// Session tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+}
+
+/// Sets up logging to stderr; never logs header values, tokens or bodies.
+pub(crate) fn init_tracing(cli: &Cli) {
+    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Runs the chosen command.
+pub(crate) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Up(args) => edge::up(args).await,
+        Command::EdgeProxy(args) => edge::edge_proxy(args).await,
+        Command::Token(cmd) => token::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
+    }
+}
