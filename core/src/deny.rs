@@ -32,7 +32,7 @@ pub enum DenyReason {
     IpLiteralNotAllowed,
     /// The destination resolved to an address in the mandatory deny-set.
     ResolvedAddressDenied,
-    /// The request's Host does not match its tunnel's authority.
+    /// The request's Host does not match its target's (or its tunnel's) authority.
     HostMismatch,
     /// The TLS ClientHello's SNI is missing or differs from the CONNECT host.
     SniMismatch,
@@ -133,7 +133,7 @@ impl DenyReason {
             DenyReason::PortNotAllowed => "the destination port is not allowed by the profile",
             DenyReason::IpLiteralNotAllowed => "IP-literal destinations are not allowed",
             DenyReason::ResolvedAddressDenied => "the destination resolves to a denied address",
-            DenyReason::HostMismatch => "the Host header does not match the tunnel's authority",
+            DenyReason::HostMismatch => "the Host header does not match the request target's authority",
             DenyReason::SniMismatch => "the TLS server name does not match the CONNECT host",
             DenyReason::MethodNotAllowed => "the method is not allowed for this destination",
             DenyReason::PathNotAllowed => "the path is not allowed for this destination",

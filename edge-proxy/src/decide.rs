@@ -1,7 +1,8 @@
 //! The decision for one request, in the fixed order of ARCHITECTURE.md; the first failure answers:
 //!
 //! ```text
-//! parse/framing → token → profile → IP literal → host → port → limits → resolve → deny-set → upgrade
+//! parse/framing → token → profile → IP literal → host → port → limits → resolve → deny-set
+//!   → Host binding → upgrade
 //! ```
 //!
 //! A name is resolved only after the profile allowed it, so the edge's resolver cannot be used to
@@ -116,6 +117,11 @@ pub(crate) async fn decide(edge: &Edge, head: &RequestHead, rec: &mut Record) ->
         return Err(DenyReason::ResolvedAddressDenied.into());
     }
 
+    // An absolute-form request's Host must be its target's authority, byte for byte: a
+    // different Host is a confusion attempt (and pingora would refuse it unstructured).
+    if matches!(target.kind, Kind::Forward { .. }) && head.host.as_deref().is_some_and(|h| h != target.authority) {
+        return Err(DenyReason::HostMismatch.into());
+    }
     if let (Kind::Forward { .. }, Some(upgrade)) = (&target.kind, head.upgrade.as_deref()) {
         let wanted = if upgrade.eq_ignore_ascii_case("websocket") {
             Some(Upgrade::WebSocket)

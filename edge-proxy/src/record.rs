@@ -103,6 +103,7 @@ impl Record {
         e.exception = self.exception.map(Cow::Borrowed);
         e.method = self.method.take();
         e.user_agent = self.user_agent.take();
+        e.http_status = self.status;
         e.bytes_up = self.bytes_up;
         e.bytes_down = self.bytes_down;
         e.set_duration(self.started.elapsed());

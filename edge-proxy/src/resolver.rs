@@ -99,7 +99,6 @@ impl Resolver {
         options.negative_min_ttl = Some(Duration::ZERO);
         options.negative_max_ttl = Some(config.negative_ttl);
         options.use_hosts_file = ResolveHosts::Never;
-        options.ndots = 0;
 
         let hickory_config =
             hickory_resolver::config::ResolverConfig::from_parts(None, Vec::new(), nameservers);

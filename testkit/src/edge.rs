@@ -1,5 +1,5 @@
-//! An edge started in-process on port 0 with its own data dir, signing key, policies and (for
-//! tests that need one) a real DNS server; tokens are minted with the same key its JWKS holds.
+//! An edge started in-process on port 0 with its own data dir, signing key, policies and a real
+//! DNS server; tokens are minted with the same key its JWKS holds.
 
 use crate::dns::DnsServer;
 use edge_proxy::{Config, EdgeHandle};
@@ -13,7 +13,6 @@ pub struct EdgeBuilder {
     policies: Vec<(String, String)>,
     extra_toml: String,
     static_hosts: Vec<(String, String)>,
-    with_dns: bool,
     listen: Option<(u16, u16)>,
 }
 
@@ -25,13 +24,13 @@ pub struct TestEdge {
     pub key: SigningKey,
     /// Temporary data + policy dir (removed on drop).
     pub dir: TempDir,
-    /// The DNS server the edge resolves with, if started.
-    pub dns: Option<DnsServer>,
+    /// The real DNS server the edge resolves with.
+    pub dns: DnsServer,
 }
 
 /// Starts building a test edge.
 pub fn edge() -> EdgeBuilder {
-    EdgeBuilder { policies: Vec::new(), extra_toml: String::new(), static_hosts: Vec::new(), with_dns: false, listen: None }
+    EdgeBuilder { policies: Vec::new(), extra_toml: String::new(), static_hosts: Vec::new(), listen: None }
 }
 
 impl EdgeBuilder {
@@ -61,12 +60,6 @@ impl EdgeBuilder {
         self
     }
 
-    /// Starts a real DNS server and points the edge's resolver at it.
-    pub fn with_dns(mut self) -> Self {
-        self.with_dns = true;
-        self
-    }
-
     /// Starts the edge.
     pub async fn start(self) -> TestEdge {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -80,8 +73,8 @@ impl EdgeBuilder {
         let jwks = serde_json::json!({ "keys": [key.public_jwk()] });
         let jwks_path = dir.path().join("jwks.json");
         std::fs::write(&jwks_path, jwks.to_string()).unwrap();
-        let dns = if self.with_dns { Some(DnsServer::start().await) } else { None };
-        let nameservers = dns.as_ref().map(|d| format!("\"{}\"", d.addr())).unwrap_or_default();
+        let dns = DnsServer::start().await;
+        let nameservers = format!("\"{}\"", dns.addr());
         let hosts: Vec<String> = self.static_hosts.iter().map(|(n, a)| format!("\"{n}\" = [\"{a}\"]")).collect();
         let text = format!(
             "data_dir = {data:?}\npolicy_dir = {pol:?}\n[proxy]\nlisten = \"127.0.0.1:{pp}\"\n{proxy_extra}\n[admin]\nlisten = \"127.0.0.1:{ap}\"\n[tokens]\njwks_file = {jwks:?}\n[resolver]\nuse_system_config = false\nnameservers = [{nameservers}]\ntimeout = \"2s\"\n[resolver.static_hosts]\n{hosts}\n[audit]\nstdout = false\n{audit_extra}\n{rest}",

@@ -71,6 +71,9 @@ pub struct AuditEvent {
     /// The HTTP User-Agent header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// The upstream's response status, for a forwarded request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
     /// Bytes from the sandbox to the destination.
     #[serde(default)]
     pub bytes_up: u64,
@@ -128,6 +131,7 @@ impl AuditEvent {
             method: None,
             http_host: None,
             user_agent: None,
+            http_status: None,
             bytes_up: 0,
             bytes_down: 0,
             duration_ms: 0.0,

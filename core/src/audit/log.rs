@@ -15,8 +15,10 @@ use super::resume;
 use super::writer::{AuditWriter, Writer};
 
 /// What travels through the queue to the writer.
-// Events are nearly every message; boxing them would cost an allocation per event.
-#[allow(clippy::large_enum_variant)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "events are nearly every message; boxing would add an allocation per event"
+)]
 pub(crate) enum Msg {
     /// An event to append.
     Event(AuditEvent),

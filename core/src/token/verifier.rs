@@ -22,7 +22,6 @@ use jsonwebtoken::DecodingKey;
 use sha2::{Digest, Sha256};
 
 use super::claims::SessionClaims;
-use super::defaults;
 use super::error::{TokenError, TokenRejection};
 use super::jwks::Jwks;
 use super::key::KeyAlgorithm;

@@ -85,3 +85,21 @@ async fn malformed_authorities_and_ports_are_bad_requests() {
         assert_eq!((r.status, r.deny_reason()), (400, Some("malformed_request")), "{authority}");
     }
 }
+
+#[tokio::test]
+async fn a_host_header_that_differs_from_the_absolute_target_is_refused() {
+    let f = Fixture::start("").await;
+    let t = f.edge.token("web", "s-host");
+    let target = format!("http://origin.test:{}/", f.origin.port());
+    for host in ["internal.corp.example", "origin.test", "ORIGIN.test:1"] {
+        let req = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nProxy-Authorization: Bearer {t}\r\n\r\n");
+        let r = raw::send(f.addr(), req.as_bytes()).await.unwrap();
+        assert_eq!((r.status, r.deny_reason()), (403, Some("host_mismatch")), "{host}");
+    }
+    assert_eq!(f.origin.requests(), 0);
+    // Without a Host header the target's authority is used.
+    let bare = format!("GET {target} HTTP/1.1\r\nProxy-Authorization: Bearer {t}\r\n\r\n");
+    let r = raw::send(f.addr(), bare.as_bytes()).await.unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["headers"]["host"], format!("origin.test:{}", f.origin.port()));
+}

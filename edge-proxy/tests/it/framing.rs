@@ -31,12 +31,12 @@ async fn upgrades_need_a_rule_that_allows_them() {
     let f = Fixture::start("").await;
     let t = f.edge.token("web", "s-upgrade");
     let req = format!(
-        "GET http://origin.test:{}/ws HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Bearer {t}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        "GET http://origin.test:{0}/ws HTTP/1.1\r\nHost: origin.test:{0}\r\nProxy-Authorization: Bearer {t}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
         f.origin.port()
     );
     let r = raw::send(f.addr(), req.as_bytes()).await.unwrap();
     assert_eq!((r.status, r.deny_reason()), (403, Some("protocol_not_allowed")));
-    let h2c = format!("GET http://origin.test:{}/ HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Bearer {t}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", f.origin.port());
+    let h2c = format!("GET http://origin.test:{0}/ HTTP/1.1\r\nHost: origin.test:{0}\r\nProxy-Authorization: Bearer {t}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", f.origin.port());
     let r = raw::send(f.addr(), h2c.as_bytes()).await.unwrap();
     assert_eq!((r.status, r.deny_reason()), (403, Some("protocol_not_allowed")));
 }

@@ -32,7 +32,7 @@ async fn the_request_rate_is_limited_with_retry_after() {
 
 #[tokio::test]
 async fn a_session_has_a_bounded_number_of_connections() {
-    let f = Fixture::start("  limits: {max_connections: 1}").await;
+    let f = Fixture::start("  limits: {max_connections: 1, requests_per_second: 1000, burst: 1000}").await;
     let t = f.edge.token("web", "s-conns");
     let mut first = TcpStream::connect(f.addr()).await.unwrap();
     first.write_all(&connect(&format!("tls.test:{}", f.tls.port()), &t)).await.unwrap();
@@ -48,7 +48,7 @@ async fn a_session_has_a_bounded_number_of_connections() {
             break;
         }
         assert!(Instant::now() < deadline, "slot never released: {r:?}");
-        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(20)).await; // poll interval, not synchronisation
     }
 }
 
@@ -102,7 +102,7 @@ async fn an_upload_tripwire_with_alert_only_reports() {
     let t = f.edge.token("web", "s-upload");
     let body = "x".repeat(5000);
     let req = format!(
-        "POST http://origin.test:{}/up HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Bearer {t}\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST http://origin.test:{0}/up HTTP/1.1\r\nHost: origin.test:{0}\r\nProxy-Authorization: Bearer {t}\r\nContent-Length: {1}\r\n\r\n{body}",
         f.origin.port(),
         body.len()
     );

