@@ -5,11 +5,12 @@
 //! safe against hostile input:
 //!
 //! ```text
-//! control / dev setup                         edge
-//! SigningKey::generate ─▶ issue() ─▶ token ─▶ Verifier::verify(token)
-//!        │                                      ├─ verifier::check  (syntax, alg, kid)
-//!        └─ Jwks::from_signing_keys ─▶ JWKS ─▶  ├─ keys: KeySource (file, URL, static) + replace_keys
-//!                                               └─ caches: positive until exp, negative for refusals
+//! control / dev setup                          edge
+//! SigningKey::generate ─▶ issue() ─▶ token ──▶ Verifier::verify(token)
+//!        │                                       ├─ verifier::check (syntax, alg, kid, claims)
+//!        └─ Jwks::from_signing_keys ─▶ JWKS ──▶  ├─ keys: KeySource (file, URL, static)
+//!                                                │        + Verifier::replace_keys
+//!                                                └─ caches: verified until exp; refusals
 //! ```
 //!
 //! Start reading at [`Verifier::verify`]. Defaults, and why they are what they are, live in

@@ -28,6 +28,7 @@ where
     if client.write_all(ESTABLISHED).await.is_err() {
         return;
     }
+    let _active = Active::new(&edge.metrics.active_tunnels);
     let hello_deadline = Instant::now() + cfg.client_hello_timeout;
     let hello = client_hello::read(client, &mut early, crate::defaults::MAX_CLIENT_HELLO_BYTES, hello_deadline).await;
     let sni_ok = match (&hello, &allowed.sni) {
@@ -56,10 +57,24 @@ where
         (p.limits.tunnel_idle_timeout, p.limits.tunnel_max_lifetime)
     });
     let lifetime = lifetime.min(until_unix(allowed.state.exp()));
-    edge.metrics.active_tunnels.inc();
     let mut upstream = upstream;
     splice(client, &mut upstream, early, idle, lifetime, &allowed, rec).await;
-    edge.metrics.active_tunnels.dec();
+}
+
+/// Counts a tunnel as active from its 200 until it ends, whichever way it ends.
+struct Active(prometheus::IntGauge);
+
+impl Active {
+    fn new(gauge: &prometheus::IntGauge) -> Active {
+        gauge.inc();
+        Active(gauge.clone())
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 async fn splice<C>(

@@ -18,6 +18,10 @@ use crate::process::{ChildProc, Pin};
 
 /// The name every edge request targets; the edge maps it to 127.0.0.1 by a static host entry.
 pub const UPSTREAM_HOST: &str = "upstream.test";
+/// A nameserver the edge never queries: `upstream.test` is a static host, answered before any
+/// lookup, but the edge's resolver refuses to start with no nameserver at all. The discard port
+/// on loopback fails fast if it were ever asked.
+const UNUSED_NAMESERVER: &str = "127.0.0.1:9";
 /// The profile (policy name) the load sessions run under.
 pub const PROFILE: &str = "load";
 /// The audit log's file name inside the edge's data dir.
@@ -95,7 +99,9 @@ pub fn config_toml(dir: &Path, proxy: SocketAddr, admin: SocketAddr) -> String {
          \n[proxy]\nlisten = \"{proxy}\"\n\
          \n[admin]\nlisten = \"{admin}\"\n\
          \n[tokens]\njwks_file = \"{d}/jwks.json\"\n\
-         \n[resolver]\nuse_system_config = false\nnameservers = []\n\
+         \n[resolver]\nuse_system_config = false\n\
+         # never queried (static hosts answer first); the resolver refuses an empty list\n\
+         nameservers = [\"{UNUSED_NAMESERVER}\"]\n\
          \n[resolver.static_hosts]\n\"{UPSTREAM_HOST}\" = [\"127.0.0.1\"]\n\
          \n[audit]\nstdout = false\n"
     )

@@ -68,7 +68,10 @@ fn restrict_to_owner(path: &Path) -> Result<(), TokenError> {
         .permissions()
         .mode();
     if mode & 0o077 != 0 {
-        tracing::warn!(path = %path.display(), "dev signing key was readable by others; setting mode 0600");
+        tracing::warn!(
+            path = %path.display(),
+            "dev signing key was readable by others; setting mode 0600"
+        );
         fs::set_permissions(path, fs::Permissions::from_mode(0o600))
             .map_err(|e| TokenError::io("restrict permissions of", path, e))?;
     }

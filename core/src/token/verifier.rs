@@ -352,7 +352,10 @@ impl Verifier {
                 );
             }
             Err(error) => {
-                tracing::warn!(%error, "session-token key refresh failed; keeping the current keys");
+                tracing::warn!(
+                    %error,
+                    "session-token key refresh failed; keeping the current keys"
+                );
             }
         }
         self.keys.load().contains_key(kid)

@@ -6,6 +6,7 @@ mod auth;
 mod destination;
 mod framing;
 mod limits;
+mod observability;
 mod pool;
 mod resolve;
 mod robustness;

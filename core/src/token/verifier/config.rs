@@ -13,11 +13,12 @@ pub enum KeySource {
     File(PathBuf),
     /// An `http(s)://` URL serving a JWKS, re-fetched on an unknown `kid`.
     Url(String),
-    /// A JWKS document given in-process; never refreshed (use [`Verifier::replace_keys`]).
+    /// A JWKS document given in-process; never refreshed (push new keys with
+    /// [`Verifier::replace_keys`](crate::token::Verifier::replace_keys)).
     Static(serde_json::Value),
 }
 
-/// How a [`Verifier`] checks tokens.
+/// How a [`Verifier`](crate::token::Verifier) checks tokens.
 #[derive(Debug, Clone)]
 pub struct VerifierConfig {
     /// The required `iss`.
@@ -39,7 +40,8 @@ pub struct VerifierConfig {
 }
 
 impl VerifierConfig {
-    /// A configuration with every default from [`defaults`](super::defaults) and both algorithms.
+    /// A configuration with every default from [`defaults`](crate::token::defaults) and both
+    /// algorithms allowed.
     pub fn new(keys: KeySource) -> VerifierConfig {
         VerifierConfig {
             issuer: defaults::ISSUER.to_owned(),

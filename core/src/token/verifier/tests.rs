@@ -223,7 +223,8 @@ async fn serve_jwks(body: Arc<std::sync::Mutex<String>>) -> (String, Arc<AtomicU
             }
             let body = body.lock().unwrap().clone();
             let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
             let _ = stream.write_all(response.as_bytes()).await;
@@ -315,13 +316,15 @@ proptest! {
     #[test]
     fn arbitrary_input_is_invalid_and_never_panics(token in token_like()) {
         let (runtime, verifier, _) = fixture();
-        prop_assert_eq!(runtime.block_on(verifier.verify(&token)).unwrap_err(), TokenRejection::Invalid);
+        let rejection = runtime.block_on(verifier.verify(&token)).unwrap_err();
+        prop_assert_eq!(rejection, TokenRejection::Invalid);
     }
 
     #[test]
     fn forged_tokens_for_real_kids_are_invalid(token in forged_for_fixture_keys()) {
         let (runtime, verifier, _) = fixture();
-        prop_assert_eq!(runtime.block_on(verifier.verify(&token)).unwrap_err(), TokenRejection::Invalid);
+        let rejection = runtime.block_on(verifier.verify(&token)).unwrap_err();
+        prop_assert_eq!(rejection, TokenRejection::Invalid);
     }
 }
 
@@ -367,4 +370,13 @@ fn defaults_are_the_documented_values() {
         config.algorithms,
         vec![KeyAlgorithm::EdDSA, KeyAlgorithm::Es256]
     );
+}
+
+#[test]
+fn verify_future_is_send_and_verifier_is_shareable() {
+    fn send<T: Send>(_: T) {}
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Verifier>();
+    let (_, verifier, _) = fixture();
+    send(verifier.verify("a.b.c"));
 }
