@@ -2,6 +2,13 @@
 //! proxy with curl, and `audit verify` catching an edited, deleted, reordered or truncated log
 //! across rotations.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -19,10 +26,23 @@ struct Up {
 /// Starts `trust-edge up` and reads where it listens from its output.
 async fn up(data: &Path, policies: &Path, config: Option<&Path>) -> Up {
     let mut cmd = Command::new(BIN);
-    cmd.args(["up", "--data-dir", data.to_str().unwrap(), "--policy-dir", policies.to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log", "warn"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true);
+    cmd.args([
+        "up",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--policy-dir",
+        policies.to_str().unwrap(),
+    ])
+    .args([
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--log",
+        "warn",
+    ])
+    .stdout(Stdio::piped())
+    .kill_on_drop(true);
     if let Some(c) = config {
         cmd.args(["--config", c.to_str().unwrap()]);
     }
@@ -34,7 +54,13 @@ async fn up(data: &Path, policies: &Path, config: Option<&Path>) -> Up {
             let words: Vec<&str> = line.split_whitespace().collect();
             match words.as_slice() {
                 ["proxy", url, ..] => proxy = Some(url.trim_start_matches("http://").to_owned()),
-                ["admin", url, ..] => admin = Some(url.trim_start_matches("http://").trim_end_matches("/metrics").to_owned()),
+                ["admin", url, ..] => {
+                    admin = Some(
+                        url.trim_start_matches("http://")
+                            .trim_end_matches("/metrics")
+                            .to_owned(),
+                    )
+                }
                 _ => {}
             }
             if line.starts_with("Route a sandbox") {
@@ -42,31 +68,70 @@ async fn up(data: &Path, policies: &Path, config: Option<&Path>) -> Up {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(60), read).await.expect("up printed its addresses");
+    tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .expect("up printed its addresses");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Up { child, proxy: proxy.unwrap(), admin: admin.unwrap() }
+    Up {
+        child,
+        proxy: proxy.unwrap(),
+        admin: admin.unwrap(),
+    }
 }
 
 async fn stop(mut up: Up) {
     let pid = up.child.id().unwrap().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(30), up.child.wait()).await.unwrap().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), up.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "up exits cleanly on SIGTERM: {status:?}");
 }
 
 async fn token(data: &Path, profile: &str, session: &str) -> String {
     let out = Command::new(BIN)
-        .args(["token", "issue", "--data-dir", data.to_str().unwrap(), "--profile", profile, "--session", session, "--ttl", "10m"])
+        .args([
+            "token",
+            "issue",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--profile",
+            profile,
+            "--session",
+            session,
+            "--ttl",
+            "10m",
+        ])
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 async fn verify(data: &Path) -> (bool, String) {
-    let out = Command::new(BIN).args(["audit", "verify", "--data-dir", data.to_str().unwrap()]).output().await.unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = Command::new(BIN)
+        .args(["audit", "verify", "--data-dir", data.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 fn literal_policy(dir: &Path, port: u16) -> PathBuf {
@@ -87,19 +152,43 @@ async fn up_issues_tokens_serves_traffic_and_keeps_a_verifiable_audit_log() {
     let policies = literal_policy(dir.path(), origin.port());
     let edge = up(&data, &policies, None).await;
     let key = std::fs::metadata(data.join("keys/edge-dev.pem")).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o777, 0o600);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o777,
+        0o600
+    );
 
     let t = token(&data, "lit", "cli-session").await;
     let proxy = format!("http://session:{t}@{}", edge.proxy);
-    let ok = testkit::curl(&["-x", &proxy, &format!("http://127.0.0.1:{}/via-up", origin.port())]).await;
+    let ok = testkit::curl(&[
+        "-x",
+        &proxy,
+        &format!("http://127.0.0.1:{}/via-up", origin.port()),
+    ])
+    .await;
     assert_eq!(ok.status, 200, "{ok:?}");
     let denied = testkit::curl(&["-x", &proxy, "http://127.0.0.2:80/"]).await;
-    assert_eq!((denied.status, denied.deny_reason()), (403, Some("ip_literal_not_allowed")));
+    assert_eq!(
+        (denied.status, denied.deny_reason()),
+        (403, Some("ip_literal_not_allowed"))
+    );
     let metrics = testkit::curl(&[&format!("http://{}/metrics", edge.admin)]).await;
-    assert!(metrics.body.contains("trust_edge_proxy_requests_total{decision=\"allow\",reason=\"none\"} 1"), "{}", metrics.body);
-    assert!(metrics.body.contains("trust_edge_proxy_requests_total{decision=\"deny\",reason=\"ip_literal_not_allowed\"} 1"));
+    assert!(
+        metrics
+            .body
+            .contains("trust_edge_proxy_requests_total{decision=\"allow\",reason=\"none\"} 1"),
+        "{}",
+        metrics.body
+    );
+    assert!(metrics.body.contains(
+        "trust_edge_proxy_requests_total{decision=\"deny\",reason=\"ip_literal_not_allowed\"} 1"
+    ));
     for path in ["healthz", "readyz"] {
-        assert_eq!(testkit::curl(&[&format!("http://{}/{path}", edge.admin)]).await.status, 200);
+        assert_eq!(
+            testkit::curl(&[&format!("http://{}/{path}", edge.admin)])
+                .await
+                .status,
+            200
+        );
     }
     stop(edge).await;
 
@@ -107,7 +196,12 @@ async fn up_issues_tokens_serves_traffic_and_keeps_a_verifiable_audit_log() {
     assert!(ok, "{report}");
     let log = std::fs::read_to_string(data.join("audit.log")).unwrap();
     assert!(!log.contains(&t), "no token in the audit log");
-    assert_eq!(log.lines().filter(|l| l.contains("\"session_id\":\"cli-session\"")).count(), 2);
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("\"session_id\":\"cli-session\""))
+            .count(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -126,7 +220,10 @@ async fn audit_verify_catches_edits_deletions_reorderings_and_truncation_across_
         assert_eq!(r.status, 200);
     }
     stop(edge).await;
-    assert!(data.join("audit.log.1").exists() && data.join("audit.log.2").exists(), "the log rotated");
+    assert!(
+        data.join("audit.log.1").exists() && data.join("audit.log.2").exists(),
+        "the log rotated"
+    );
     let (ok, report) = verify(&data).await;
     assert!(ok, "{report}");
 
@@ -134,17 +231,27 @@ async fn audit_verify_catches_edits_deletions_reorderings_and_truncation_across_
         let copy = dir.path().join(name);
         copy_dir(&data, &copy);
         let file = copy.join("audit.log.1");
-        let mut lines: Vec<String> = std::fs::read_to_string(&file).unwrap().lines().map(str::to_owned).collect();
+        let mut lines: Vec<String> = std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
         f(&mut lines);
         std::fs::write(&file, lines.join("\n") + "\n").unwrap();
         copy
     };
-    let edited = tamper("edited", &|l| l[3] = l[3].replacen("\"allow\"", "\"deny\"", 1));
+    let edited = tamper("edited", &|l| {
+        l[3] = l[3].replacen("\"allow\"", "\"deny\"", 1)
+    });
     let deleted = tamper("deleted", &|l| {
         l.remove(4);
     });
     let reordered = tamper("reordered", &|l| l.swap(2, 3));
-    for (case, dir) in [("edit", edited), ("deletion", deleted), ("reordering", reordered)] {
+    for (case, dir) in [
+        ("edit", edited),
+        ("deletion", deleted),
+        ("reordering", reordered),
+    ] {
         let (ok, report) = verify(&dir).await;
         assert!(!ok, "{case} not caught: {report}");
     }
@@ -152,7 +259,11 @@ async fn audit_verify_catches_edits_deletions_reorderings_and_truncation_across_
     copy_dir(&data, &truncated);
     let current = std::fs::read_to_string(truncated.join("audit.log")).unwrap();
     let keep: Vec<&str> = current.lines().collect();
-    std::fs::write(truncated.join("audit.log"), keep[..keep.len() - 2].join("\n") + "\n").unwrap();
+    std::fs::write(
+        truncated.join("audit.log"),
+        keep[..keep.len() - 2].join("\n") + "\n",
+    )
+    .unwrap();
     let (ok, report) = verify(&truncated).await;
     assert!(!ok, "truncated tail not caught: {report}");
     assert!(report.contains("tail cut"), "{report}");
@@ -175,7 +286,17 @@ async fn bad_configs_and_policies_are_refused_with_their_position() {
     std::fs::create_dir_all(&policies).unwrap();
     std::fs::write(policies.join("bad.yaml"), "apiVersion: trust-edge/v1\nkind: EgressProfile\nmetadata: {name: x}\nspec:\n  destinations:\n    - host: a.example\n      rung: bump\n").unwrap();
     let out = Command::new(BIN)
-        .args(["up", "--data-dir", dir.path().join("d").to_str().unwrap(), "--policy-dir", policies.to_str().unwrap(), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .args([
+            "up",
+            "--data-dir",
+            dir.path().join("d").to_str().unwrap(),
+            "--policy-dir",
+            policies.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
         .output()
         .await
         .unwrap();
@@ -185,8 +306,16 @@ async fn bad_configs_and_policies_are_refused_with_their_position() {
     assert!(err.contains("bump"), "{err}");
 
     let config = dir.path().join("edge.toml");
-    std::fs::write(&config, "[proxy]\nlisten = \"127.0.0.1:0\"\nlisten_port = 1\n").unwrap();
-    let out = Command::new(BIN).args(["edge-proxy", "--config", config.to_str().unwrap()]).output().await.unwrap();
+    std::fs::write(
+        &config,
+        "[proxy]\nlisten = \"127.0.0.1:0\"\nlisten_port = 1\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["edge-proxy", "--config", config.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listen_port"), "{err}");

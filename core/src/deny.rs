@@ -133,7 +133,9 @@ impl DenyReason {
             DenyReason::PortNotAllowed => "the destination port is not allowed by the profile",
             DenyReason::IpLiteralNotAllowed => "IP-literal destinations are not allowed",
             DenyReason::ResolvedAddressDenied => "the destination resolves to a denied address",
-            DenyReason::HostMismatch => "the Host header does not match the request target's authority",
+            DenyReason::HostMismatch => {
+                "the Host header does not match the request target's authority"
+            }
             DenyReason::SniMismatch => "the TLS server name does not match the CONNECT host",
             DenyReason::MethodNotAllowed => "the method is not allowed for this destination",
             DenyReason::PathNotAllowed => "the path is not allowed for this destination",
@@ -172,7 +174,10 @@ mod tests {
         for reason in DenyReason::ALL {
             let code = reason.code();
             assert!(seen.insert(code), "duplicate code {code}");
-            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
             assert_eq!(DenyReason::from_code(code), Some(reason));
             assert!(reason.message().len() <= 256);
         }

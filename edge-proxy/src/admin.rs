@@ -14,7 +14,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// Serves the admin endpoints until `shutdown` flips.
-pub(crate) async fn serve(listener: TcpListener, edge: Arc<Edge>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    edge: Arc<Edge>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -27,7 +31,9 @@ pub(crate) async fn serve(listener: TcpListener, edge: Arc<Edge>, mut shutdown: 
                 let edge = edge.clone();
                 async move { Ok::<_, std::convert::Infallible>(route(&edge, req.uri().path())) }
             });
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(tcp), service).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
         });
     }
 }

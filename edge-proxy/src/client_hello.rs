@@ -69,7 +69,9 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<Hello>, HelloError> {
     let mut payload = Vec::new();
     let mut rest = buf;
     loop {
-        let Some(&[kind, major, _minor, hi, lo]) = rest.get(..5) else { return Ok(None) };
+        let Some(&[kind, major, _minor, hi, lo]) = rest.get(..5) else {
+            return Ok(None);
+        };
         if kind != HANDSHAKE || major != 3 {
             return Err(HelloError::NotTls);
         }
@@ -77,7 +79,9 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<Hello>, HelloError> {
         if len == 0 || len > 16_384 {
             return Err(HelloError::NotTls);
         }
-        let Some(fragment) = rest.get(5..5 + len) else { return Ok(None) };
+        let Some(fragment) = rest.get(5..5 + len) else {
+            return Ok(None);
+        };
         payload.extend_from_slice(fragment);
         rest = rest.get(5 + len..).unwrap_or_default();
         if payload.len() >= 4 {
@@ -94,7 +98,9 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<Hello>, HelloError> {
 }
 
 fn read_u24(b: &[u8], at: usize) -> Option<usize> {
-    let &[a, b, c] = b.get(at..at + 3)? else { return None };
+    let &[a, b, c] = b.get(at..at + 3)? else {
+        return None;
+    };
     Some(usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c))
 }
 
@@ -108,10 +114,14 @@ impl<'a> Cursor<'a> {
         Ok(head)
     }
     fn u8(&mut self) -> Result<usize, HelloError> {
-        Ok(usize::from(*self.take(1)?.first().ok_or(HelloError::NotTls)?))
+        Ok(usize::from(
+            *self.take(1)?.first().ok_or(HelloError::NotTls)?,
+        ))
     }
     fn u16(&mut self) -> Result<usize, HelloError> {
-        let &[hi, lo] = self.take(2)? else { return Err(HelloError::NotTls) };
+        let &[hi, lo] = self.take(2)? else {
+            return Err(HelloError::NotTls);
+        };
         Ok(usize::from(u16::from_be_bytes([hi, lo])))
     }
     fn vec8(&mut self) -> Result<&'a [u8], HelloError> {

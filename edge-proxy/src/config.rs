@@ -178,15 +178,17 @@ pub struct ConfigIssue {
     pub path: String,
     /// 1-based line, when known.
     pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
     /// What is wrong.
     pub message: String,
 }
 
 impl std::fmt::Display for ConfigIssue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "line {line}: {}: {}", self.path, self.message),
-            None => write!(f, "{}: {}", self.path, self.message),
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => write!(f, "{line}:{column}: {}", self.message),
+            _ => write!(f, "{}: {}", self.path, self.message),
         }
     }
 }
@@ -198,8 +200,19 @@ impl Config {
     /// The first syntax error, or every semantic issue, each with its key path.
     pub fn from_toml(text: &str) -> Result<Config, Vec<ConfigIssue>> {
         let file: FileConfig = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text.get(..s.start).map_or(0, |t| t.lines().count().max(1)));
-            vec![ConfigIssue { path: "(file)".into(), line, message: e.message().to_owned() }]
+            let before = e
+                .span()
+                .and_then(|s| text.get(..s.start))
+                .unwrap_or_default();
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let message = e.message().to_owned();
+            vec![ConfigIssue {
+                path: "(file)".into(),
+                line: Some(line),
+                column: Some(column),
+                message,
+            }]
         })?;
         validate(file)
     }
@@ -210,7 +223,12 @@ impl Config {
     /// The file could not be read, or [`Config::from_toml`] failed.
     pub fn load(path: &Path) -> Result<Config, Vec<ConfigIssue>> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![ConfigIssue { path: path.display().to_string(), line: None, message: e.to_string() }]
+            vec![ConfigIssue {
+                path: path.display().to_string(),
+                line: None,
+                column: None,
+                message: e.to_string(),
+            }]
         })?;
         Config::from_toml(&text)
     }
@@ -223,7 +241,12 @@ impl Config {
 pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
     let mut issues = Vec::new();
     let mut issue = |path: &str, message: String| {
-        issues.push(ConfigIssue { path: path.into(), line: None, message });
+        issues.push(ConfigIssue {
+            path: path.into(),
+            line: None,
+            column: None,
+            message,
+        });
     };
     let addr = |issue: &mut dyn FnMut(&str, String), path: &str, v: Option<&str>, d: &str| {
         let text = v.unwrap_or(d);
@@ -235,31 +258,82 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
     let dur = |issue: &mut dyn FnMut(&str, String), path: &str, v: Option<&str>, d: Duration| {
         v.map_or(d, |text| {
             humantime::parse_duration(text).unwrap_or_else(|_| {
-                issue(path, format!("`{text}` is not a duration like `10s` or `5m`"));
+                issue(
+                    path,
+                    format!("`{text}` is not a duration like `10s` or `5m`"),
+                );
                 d
             })
         })
     };
-    let data_dir = file.data_dir.unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR));
-    let proxy_listen = addr(&mut issue, "proxy.listen", file.proxy.listen.as_deref(), defaults::PROXY_LISTEN);
-    let admin_listen = addr(&mut issue, "admin.listen", file.admin.listen.as_deref(), defaults::ADMIN_LISTEN);
+    let data_dir = file
+        .data_dir
+        .unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR));
+    let proxy_listen = addr(
+        &mut issue,
+        "proxy.listen",
+        file.proxy.listen.as_deref(),
+        defaults::PROXY_LISTEN,
+    );
+    let admin_listen = addr(
+        &mut issue,
+        "admin.listen",
+        file.admin.listen.as_deref(),
+        defaults::ADMIN_LISTEN,
+    );
     let p = &file.proxy;
-    let header_read_timeout = dur(&mut issue, "proxy.header_read_timeout", p.header_read_timeout.as_deref(), defaults::HEADER_READ_TIMEOUT);
-    let keepalive_idle_timeout = dur(&mut issue, "proxy.keepalive_idle_timeout", p.keepalive_idle_timeout.as_deref(), defaults::KEEPALIVE_IDLE_TIMEOUT);
-    let connect_timeout = dur(&mut issue, "proxy.connect_timeout", p.connect_timeout.as_deref(), defaults::CONNECT_TIMEOUT);
-    let client_hello_timeout = dur(&mut issue, "proxy.client_hello_timeout", p.client_hello_timeout.as_deref(), defaults::CLIENT_HELLO_TIMEOUT);
-    for (path, d) in [("proxy.header_read_timeout", header_read_timeout), ("proxy.keepalive_idle_timeout", keepalive_idle_timeout), ("proxy.connect_timeout", connect_timeout), ("proxy.client_hello_timeout", client_hello_timeout)] {
+    let header_read_timeout = dur(
+        &mut issue,
+        "proxy.header_read_timeout",
+        p.header_read_timeout.as_deref(),
+        defaults::HEADER_READ_TIMEOUT,
+    );
+    let keepalive_idle_timeout = dur(
+        &mut issue,
+        "proxy.keepalive_idle_timeout",
+        p.keepalive_idle_timeout.as_deref(),
+        defaults::KEEPALIVE_IDLE_TIMEOUT,
+    );
+    let connect_timeout = dur(
+        &mut issue,
+        "proxy.connect_timeout",
+        p.connect_timeout.as_deref(),
+        defaults::CONNECT_TIMEOUT,
+    );
+    let client_hello_timeout = dur(
+        &mut issue,
+        "proxy.client_hello_timeout",
+        p.client_hello_timeout.as_deref(),
+        defaults::CLIENT_HELLO_TIMEOUT,
+    );
+    for (path, d) in [
+        ("proxy.header_read_timeout", header_read_timeout),
+        ("proxy.keepalive_idle_timeout", keepalive_idle_timeout),
+        ("proxy.connect_timeout", connect_timeout),
+        ("proxy.client_hello_timeout", client_hello_timeout),
+    ] {
         if d.is_zero() {
-            issue(path, "must be greater than zero (nothing here is unlimited)".into());
+            issue(
+                path,
+                "must be greater than zero (nothing here is unlimited)".into(),
+            );
         }
     }
     let max_head_bytes = p.max_head_bytes.unwrap_or(defaults::MAX_HEAD_BYTES);
     if !(1024..=1024 * 1024).contains(&max_head_bytes) {
-        issue("proxy.max_head_bytes", format!("{max_head_bytes} is outside 1024..=1048576"));
+        issue(
+            "proxy.max_head_bytes",
+            format!("{max_head_bytes} is outside 1024..=1048576"),
+        );
     }
-    let max_unauthenticated_connections = p.max_unauthenticated_connections.unwrap_or(defaults::MAX_UNAUTHENTICATED_CONNECTIONS);
+    let max_unauthenticated_connections = p
+        .max_unauthenticated_connections
+        .unwrap_or(defaults::MAX_UNAUTHENTICATED_CONNECTIONS);
     if max_unauthenticated_connections == 0 {
-        issue("proxy.max_unauthenticated_connections", "must be at least 1".into());
+        issue(
+            "proxy.max_unauthenticated_connections",
+            "must be at least 1".into(),
+        );
     }
     let t = &file.tokens;
     let key_source = match (&t.jwks_file, &t.jwks_url) {
@@ -267,8 +341,15 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
             issue("tokens", "set jwks_file or jwks_url, not both".into());
             KeySource::File(data_dir.join("jwks.json"))
         }
-        (_, Some(url)) if !(url.starts_with("https://") || url.starts_with("http://127.") || url.starts_with("http://localhost")) => {
-            issue("tokens.jwks_url", format!("`{url}` must be https (plain http only on loopback)"));
+        (_, Some(url))
+            if !(url.starts_with("https://")
+                || url.starts_with("http://127.")
+                || url.starts_with("http://localhost")) =>
+        {
+            issue(
+                "tokens.jwks_url",
+                format!("`{url}` must be https (plain http only on loopback)"),
+            );
             KeySource::Url(url.clone())
         }
         (_, Some(url)) => KeySource::Url(url.clone()),
@@ -283,18 +364,32 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
                 "EdDSA" => Some(KeyAlgorithm::EdDSA),
                 "ES256" => Some(KeyAlgorithm::Es256),
                 other => {
-                    issue("tokens.algorithms", format!("`{other}` is not supported (EdDSA, ES256)"));
+                    issue(
+                        "tokens.algorithms",
+                        format!("`{other}` is not supported (EdDSA, ES256)"),
+                    );
                     None
                 }
             })
             .collect(),
     };
     if algorithms.is_empty() {
-        issue("tokens.algorithms", "at least one algorithm is required".into());
+        issue(
+            "tokens.algorithms",
+            "at least one algorithm is required".into(),
+        );
     }
-    let leeway = dur(&mut issue, "tokens.leeway", t.leeway.as_deref(), defaults::TOKEN_LEEWAY);
+    let leeway = dur(
+        &mut issue,
+        "tokens.leeway",
+        t.leeway.as_deref(),
+        defaults::TOKEN_LEEWAY,
+    );
     if leeway > Duration::from_secs(300) {
-        issue("tokens.leeway", "more than 5m of skew would keep expired tokens alive".into());
+        issue(
+            "tokens.leeway",
+            "more than 5m of skew would keep expired tokens alive".into(),
+        );
     }
     let r = &file.resolver;
     let mut resolver = ResolverConfig::default();
@@ -304,7 +399,12 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
             .filter_map(|s| {
                 s.parse::<SocketAddr>()
                     .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-                    .map_err(|_| issue("resolver.nameservers", format!("`{s}` is not an ip or ip:port")))
+                    .map_err(|_| {
+                        issue(
+                            "resolver.nameservers",
+                            format!("`{s}` is not an ip or ip:port"),
+                        )
+                    })
                     .ok()
             })
             .collect();
@@ -318,19 +418,40 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
                 Ok((policies::Destination::Name(normal), _)) => {
                     resolver.static_hosts.insert(normal, addrs.clone());
                 }
-                _ => issue("resolver.static_hosts", format!("`{name}` is not a host name")),
+                _ => issue(
+                    "resolver.static_hosts",
+                    format!("`{name}` is not a host name"),
+                ),
             }
         }
     }
-    resolver.min_ttl = dur(&mut issue, "resolver.min_ttl", r.min_ttl.as_deref(), resolver.min_ttl);
-    resolver.max_ttl = dur(&mut issue, "resolver.max_ttl", r.max_ttl.as_deref(), resolver.max_ttl);
-    resolver.timeout = dur(&mut issue, "resolver.timeout", r.timeout.as_deref(), resolver.timeout);
-    if resolver.nameservers.is_empty() && !resolver.use_system_config && resolver.static_hosts.is_empty() {
-        issue("resolver", "no nameservers, no system config and no static hosts: nothing could resolve".into());
+    resolver.min_ttl = dur(
+        &mut issue,
+        "resolver.min_ttl",
+        r.min_ttl.as_deref(),
+        resolver.min_ttl,
+    );
+    resolver.max_ttl = dur(
+        &mut issue,
+        "resolver.max_ttl",
+        r.max_ttl.as_deref(),
+        resolver.max_ttl,
+    );
+    resolver.timeout = dur(
+        &mut issue,
+        "resolver.timeout",
+        r.timeout.as_deref(),
+        resolver.timeout,
+    );
+    if let Err(e) = resolver.validate() {
+        issue("resolver", e.to_string());
     }
     let a = &file.audit;
     let mut audit = AuditConfig::new(data_dir.clone());
-    audit.file_name = a.file.clone().unwrap_or_else(|| defaults::AUDIT_FILE.to_owned());
+    audit.file_name = a
+        .file
+        .clone()
+        .unwrap_or_else(|| defaults::AUDIT_FILE.to_owned());
     audit.stdout = a.stdout.unwrap_or(false);
     if let Some(v) = a.max_file_bytes {
         audit.max_file_bytes = v;
@@ -353,7 +474,9 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
                 .ok()
         })
         .collect();
-    let policy_dir = file.policy_dir.unwrap_or_else(|| PathBuf::from(defaults::POLICY_DIR));
+    let policy_dir = file
+        .policy_dir
+        .unwrap_or_else(|| PathBuf::from(defaults::POLICY_DIR));
     if !issues.is_empty() {
         issues.sort_by(|a, b| a.path.cmp(&b.path));
         return Err(issues);
@@ -370,8 +493,14 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
         connect_timeout,
         client_hello_timeout,
         key_source,
-        issuer: t.issuer.clone().unwrap_or_else(|| defaults::TOKEN_ISSUER.to_owned()),
-        audience: t.audience.clone().unwrap_or_else(|| defaults::TOKEN_AUDIENCE.to_owned()),
+        issuer: t
+            .issuer
+            .clone()
+            .unwrap_or_else(|| defaults::TOKEN_ISSUER.to_owned()),
+        audience: t
+            .audience
+            .clone()
+            .unwrap_or_else(|| defaults::TOKEN_AUDIENCE.to_owned()),
         algorithms,
         leeway,
         resolver,

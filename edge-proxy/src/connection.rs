@@ -25,7 +25,12 @@ use tokio::time::Instant;
 use trust_core::DenyReason;
 
 /// Serves one accepted connection until it closes.
-pub(crate) async fn serve(edge: Arc<Edge>, proxy: Arc<HttpProxy<Forwarder>>, tcp: TcpStream, shutdown: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    edge: Arc<Edge>,
+    proxy: Arc<HttpProxy<Forwarder>>,
+    tcp: TcpStream,
+    shutdown: watch::Receiver<bool>,
+) {
     let _ = tcp.set_nodelay(true);
     let mut stream = L4Stream::from(tcp);
     // Held until the connection's first request is authenticated and allowed.
@@ -38,7 +43,15 @@ pub(crate) async fn serve(edge: Arc<Edge>, proxy: Arc<HttpProxy<Forwarder>>, tcp
     let mut slot: Option<ConnectionGuard> = None;
     loop {
         let idle_deadline = Instant::now() + edge.config.keepalive_idle_timeout;
-        let head = match head::read_head(&mut stream, &mut buf, edge.config.max_head_bytes, idle_deadline, edge.config.header_read_timeout).await {
+        let head = match head::read_head(
+            &mut stream,
+            &mut buf,
+            edge.config.max_head_bytes,
+            idle_deadline,
+            edge.config.header_read_timeout,
+        )
+        .await
+        {
             Ok(head) => head,
             Err(HeadError::Closed | HeadError::Io(_)) => return,
             Err(HeadError::Timeout) => {
@@ -59,14 +72,20 @@ pub(crate) async fn serve(edge: Arc<Edge>, proxy: Arc<HttpProxy<Forwarder>>, tcp
         rec.user_agent = head.user_agent.clone();
         let decided = decide::decide(&edge, &head, &mut rec).await;
         let kind = if rec.tunnel { "connect" } else { "forward" };
-        edge.metrics.decision_seconds.with_label_values(&[kind]).observe(started.elapsed().as_secs_f64());
+        edge.metrics
+            .decision_seconds
+            .with_label_values(&[kind])
+            .observe(started.elapsed().as_secs_f64());
         let allowed = match decided {
             Ok(allowed) => allowed,
             Err(denied) => return refuse(&mut stream, rec, denied).await,
         };
         drop(unauthenticated.take());
         // The connection counts against the session of its latest request.
-        if !slot.as_ref().is_some_and(|g| Arc::ptr_eq(g.session(), &allowed.state)) {
+        if !slot
+            .as_ref()
+            .is_some_and(|g| Arc::ptr_eq(g.session(), &allowed.state))
+        {
             drop(slot.take());
             match allowed.state.try_connect() {
                 Some(guard) => slot = Some(guard),
@@ -92,7 +111,9 @@ pub(crate) async fn serve(edge: Arc<Edge>, proxy: Arc<HttpProxy<Forwarder>>, tcp
                 let mut session = ServerSession::new_http1(Box::new(stream));
                 session.set_keepalive(Some(edge.config.keepalive_idle_timeout.as_secs().max(1)));
                 session.set_connection_user_context(Some(Box::new(forward)));
-                let Some(reused) = proxy.process_new_http(session, &shutdown).await else { return };
+                let Some(reused) = proxy.process_new_http(session, &shutdown).await else {
+                    return;
+                };
                 let (io, _) = reused.consume();
                 match io.into_any().downcast::<L4Stream>() {
                     Ok(s) => stream = *s,
@@ -114,13 +135,21 @@ fn host_header(allowed: &Allowed) -> String {
         Some(Destination::Ip(ip)) => ip.to_string(),
         None => String::new(),
     };
-    if allowed.target.port == 80 { host } else { format!("{host}:{}", allowed.target.port) }
+    if allowed.target.port == 80 {
+        host
+    } else {
+        format!("{host}:{}", allowed.target.port)
+    }
 }
 
 /// Writes the structured refusal, records it and closes.
 async fn refuse(stream: &mut L4Stream, mut rec: Record, denied: Denied) {
     rec.deny(denied.reason);
-    let refusal = Refusal { reason: denied.reason, request_id: rec.request_id.clone(), retry_after: denied.retry_after };
+    let refusal = Refusal {
+        reason: denied.reason,
+        request_id: rec.request_id.clone(),
+        retry_after: denied.retry_after,
+    };
     let _ = stream.write_all(&refusal.to_http1()).await;
     let _ = stream.flush().await;
     let _ = stream.shutdown().await;

@@ -14,9 +14,9 @@ use crate::record::Record;
 use crate::sessions::{SessionState, Trip};
 use crate::target::{self, Kind, Target};
 use base64::Engine;
-use std::borrow::Cow;
 use policies::denyset::Screened;
 use policies::{Destination, Upgrade};
+use std::borrow::Cow;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -34,7 +34,10 @@ pub(crate) struct Denied {
 
 impl From<DenyReason> for Denied {
     fn from(reason: DenyReason) -> Self {
-        Denied { reason, retry_after: None }
+        Denied {
+            reason,
+            retry_after: None,
+        }
     }
 }
 
@@ -53,7 +56,11 @@ pub(crate) struct Allowed {
 }
 
 /// Decides `head`, filling `rec` as it goes.
-pub(crate) async fn decide(edge: &Edge, head: &RequestHead, rec: &mut Record) -> Result<Allowed, Denied> {
+pub(crate) async fn decide(
+    edge: &Edge,
+    head: &RequestHead,
+    rec: &mut Record,
+) -> Result<Allowed, Denied> {
     let target = target::parse(head).map_err(|_| DenyReason::MalformedRequest)?;
     rec.dst_port = Some(target.port);
     rec.dst_host = Some(match &target.destination {
@@ -63,21 +70,35 @@ pub(crate) async fn decide(edge: &Edge, head: &RequestHead, rec: &mut Record) ->
     });
 
     let token = token_of(head.proxy_authorization.as_deref())?;
-    let session = edge.verifier.verify(&token).await.map_err(|r| r.deny_reason())?;
+    let session = edge
+        .verifier
+        .verify(&token)
+        .await
+        .map_err(|r| r.deny_reason())?;
     rec.session = Some(session.clone());
 
     let policies = edge.policies.load();
     rec.policy_hash = Some(policies.hash().to_owned());
-    let profile = policies.profile(&session.claims.profile).ok_or(DenyReason::UnknownProfile)?;
-    let destination = target.destination.as_ref().ok_or(DenyReason::IpLiteralNotAllowed)?;
+    let profile = policies
+        .profile(&session.claims.profile)
+        .ok_or(DenyReason::UnknownProfile)?;
+    let destination = target
+        .destination
+        .as_ref()
+        .ok_or(DenyReason::IpLiteralNotAllowed)?;
     let rule = profile.decide(destination, target.port)?;
     rec.rule = Some(rule.id.clone());
 
-    let state = edge.sessions.get_or_create(&session.claims.sid, session.claims.exp, profile);
+    let state = edge
+        .sessions
+        .get_or_create(&session.claims.sid, session.claims.exp, profile);
     if state.is_tripped() {
         return Err(DenyReason::Tripwire.into());
     }
-    state.check_rate().map_err(|secs| Denied { reason: DenyReason::RateLimited, retry_after: Some(secs) })?;
+    state.check_rate().map_err(|secs| Denied {
+        reason: DenyReason::RateLimited,
+        retry_after: Some(secs),
+    })?;
     let mut h = DefaultHasher::new();
     (destination_text(destination), target.port).hash(&mut h);
     if let Trip::Crossed { deny } = state.count(Some(h.finish()), 0) {
@@ -90,7 +111,11 @@ pub(crate) async fn decide(edge: &Edge, head: &RequestHead, rec: &mut Record) ->
     let (candidates, sni): (Vec<IpAddr>, Option<String>) = match destination {
         Destination::Ip(ip) => (vec![*ip], None),
         Destination::Name(name) => {
-            let resolved = edge.resolver.resolve(name).await.map_err(|_| DenyReason::ResolutionFailed)?;
+            let resolved = edge
+                .resolver
+                .resolve(name)
+                .await
+                .map_err(|_| DenyReason::ResolutionFailed)?;
             (resolved.addrs.to_vec(), Some(name.clone()))
         }
     };
@@ -100,7 +125,9 @@ pub(crate) async fn decide(edge: &Edge, head: &RequestHead, rec: &mut Record) ->
     };
     let deny_set = edge.deny_set.load();
     let ip = match deny_set.screen(&candidates, exact) {
-        Screened::Allowed { addr, overrides, .. } => {
+        Screened::Allowed {
+            addr, overrides, ..
+        } => {
             if overrides.is_some() {
                 rec.exception = Some("address_rule");
             }
@@ -119,7 +146,9 @@ pub(crate) async fn decide(edge: &Edge, head: &RequestHead, rec: &mut Record) ->
 
     // An absolute-form request's Host must be its target's authority, byte for byte: a
     // different Host is a confusion attempt (and pingora would refuse it unstructured).
-    if matches!(target.kind, Kind::Forward { .. }) && head.host.as_deref().is_some_and(|h| h != target.authority) {
+    if matches!(target.kind, Kind::Forward { .. })
+        && head.host.as_deref().is_some_and(|h| h != target.authority)
+    {
         return Err(DenyReason::HostMismatch.into());
     }
     if let (Kind::Forward { .. }, Some(upgrade)) = (&target.kind, head.upgrade.as_deref()) {
@@ -134,7 +163,13 @@ pub(crate) async fn decide(edge: &Edge, head: &RequestHead, rec: &mut Record) ->
             return Err(DenyReason::ProtocolNotAllowed.into());
         }
     }
-    Ok(Allowed { target, session, state, addr, sni })
+    Ok(Allowed {
+        target,
+        session,
+        state,
+        addr,
+        sni,
+    })
 }
 
 fn destination_text(d: &Destination) -> String {
@@ -148,7 +183,9 @@ fn destination_text(d: &Destination) -> String {
 /// password (or as the user name when the password is empty).
 pub(crate) fn token_of(header: Option<&str>) -> Result<Cow<'_, str>, Denied> {
     let value = header.ok_or(DenyReason::MissingSessionToken)?;
-    let (scheme, rest) = value.split_once(' ').ok_or(DenyReason::InvalidSessionToken)?;
+    let (scheme, rest) = value
+        .split_once(' ')
+        .ok_or(DenyReason::InvalidSessionToken)?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
         return Ok(Cow::Borrowed(rest));

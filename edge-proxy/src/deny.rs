@@ -76,8 +76,14 @@ impl Refusal {
             ("x-request-id", self.request_id.clone()),
         ];
         match status(self.reason) {
-            407 => headers.push(("proxy-authenticate", format!("Bearer realm=\"{REALM}\", Basic realm=\"{REALM}\""))),
-            429 => headers.push(("retry-after", self.retry_after.unwrap_or(1).max(1).to_string())),
+            407 => headers.push((
+                "proxy-authenticate",
+                format!("Bearer realm=\"{REALM}\", Basic realm=\"{REALM}\""),
+            )),
+            429 => headers.push((
+                "retry-after",
+                self.retry_after.unwrap_or(1).max(1).to_string(),
+            )),
             _ => {}
         }
         headers

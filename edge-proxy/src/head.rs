@@ -69,7 +69,11 @@ pub(crate) async fn read_head<S: AsyncRead + Unpin>(
     idle_deadline: Instant,
     head_timeout: std::time::Duration,
 ) -> Result<RequestHead, HeadError> {
-    let mut head_deadline = if buf.is_empty() { None } else { Some(Instant::now() + head_timeout) };
+    let mut head_deadline = if buf.is_empty() {
+        None
+    } else {
+        Some(Instant::now() + head_timeout)
+    };
     loop {
         if let Some(end) = find_head_end(buf)? {
             return parse(buf.get(..end).ok_or(HeadError::Malformed("head bounds"))?);
@@ -100,11 +104,8 @@ fn find_head_end(buf: &[u8]) -> Result<Option<usize>, HeadError> {
     for (i, &b) in buf.iter().enumerate() {
         match b {
             b'\n' if prev != b'\r' => return Err(HeadError::Malformed("bare LF line ending")),
-            b'\n' => {
-                if i >= 3 && buf.get(i - 3..=i) == Some(b"\r\n\r\n") {
-                    return Ok(Some(i + 1));
-                }
-            }
+            b'\n' if i >= 3 && buf.get(i - 3..=i) == Some(b"\r\n\r\n") => return Ok(Some(i + 1)),
+            b'\n' => {}
             _ if prev == b'\r' => return Err(HeadError::Malformed("CR not followed by LF")),
             _ => {}
         }
@@ -115,7 +116,10 @@ fn find_head_end(buf: &[u8]) -> Result<Option<usize>, HeadError> {
 
 /// Parses a complete head (ending in the blank line) and applies the framing rules.
 pub(crate) fn parse(raw: &[u8]) -> Result<RequestHead, HeadError> {
-    if raw.windows(3).any(|w| matches!(w, [b'\r', b'\n', b' ' | b'\t'])) {
+    if raw
+        .windows(3)
+        .any(|w| matches!(w, [b'\r', b'\n', b' ' | b'\t']))
+    {
         return Err(HeadError::Malformed("obsolete line folding"));
     }
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -123,7 +127,9 @@ pub(crate) fn parse(raw: &[u8]) -> Result<RequestHead, HeadError> {
     let len = match req.parse(raw) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Err(HeadError::Malformed("incomplete head")),
-        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::Malformed("too many headers")),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(HeadError::Malformed("too many headers"));
+        }
         Err(_) => return Err(HeadError::Malformed("unparseable request head")),
     };
     let mut head = RequestHead {
@@ -142,7 +148,11 @@ pub(crate) fn parse(raw: &[u8]) -> Result<RequestHead, HeadError> {
         if name.eq_ignore_ascii_case("host") {
             set_once(&mut head.host, value, "duplicate Host")?;
         } else if name.eq_ignore_ascii_case("proxy-authorization") {
-            set_once(&mut head.proxy_authorization, value, "duplicate Proxy-Authorization")?;
+            set_once(
+                &mut head.proxy_authorization,
+                value,
+                "duplicate Proxy-Authorization",
+            )?;
         } else if name.eq_ignore_ascii_case("content-length") {
             if head.content_length.is_some() {
                 return Err(HeadError::Malformed("repeated Content-Length"));
@@ -150,8 +160,11 @@ pub(crate) fn parse(raw: &[u8]) -> Result<RequestHead, HeadError> {
             if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) || value.len() > 18 {
                 return Err(HeadError::Malformed("invalid Content-Length"));
             }
-            head.content_length =
-                Some(value.parse().map_err(|_| HeadError::Malformed("invalid Content-Length"))?);
+            head.content_length = Some(
+                value
+                    .parse()
+                    .map_err(|_| HeadError::Malformed("invalid Content-Length"))?,
+            );
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             set_once(&mut transfer_encoding, value, "repeated Transfer-Encoding")?;
         } else if name.eq_ignore_ascii_case("user-agent") {
@@ -162,7 +175,9 @@ pub(crate) fn parse(raw: &[u8]) -> Result<RequestHead, HeadError> {
     }
     if let Some(te) = transfer_encoding {
         if head.content_length.is_some() {
-            return Err(HeadError::Malformed("Content-Length with Transfer-Encoding"));
+            return Err(HeadError::Malformed(
+                "Content-Length with Transfer-Encoding",
+            ));
         }
         if !te.eq_ignore_ascii_case("chunked") || !head.http11 {
             return Err(HeadError::Malformed("unsupported transfer coding"));

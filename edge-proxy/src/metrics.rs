@@ -42,22 +42,49 @@ impl Metrics {
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("trust_edge_proxy_requests_total", "Decisions by outcome and deny reason"),
+            Opts::new(
+                "trust_edge_proxy_requests_total",
+                "Decisions by outcome and deny reason",
+            ),
             &["decision", "reason"],
         )?;
         let decision_seconds = HistogramVec::new(
-            HistogramOpts::new("trust_edge_proxy_decision_seconds", "Time to decide a request")
-                .buckets(vec![0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05, 0.25, 1.0]),
+            HistogramOpts::new(
+                "trust_edge_proxy_decision_seconds",
+                "Time to decide a request",
+            )
+            .buckets(vec![
+                0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05, 0.25, 1.0,
+            ]),
             &["kind"],
         )?;
-        let active_tunnels = IntGauge::new("trust_edge_proxy_active_tunnels", "Open CONNECT tunnels")?;
-        let bytes = IntCounterVec::new(Opts::new("trust_edge_proxy_bytes_total", "Bytes relayed"), &["direction"])?;
-        let head_timeouts = IntCounter::new("trust_edge_proxy_head_timeouts_total", "Slow request heads cut off")?;
+        let active_tunnels =
+            IntGauge::new("trust_edge_proxy_active_tunnels", "Open CONNECT tunnels")?;
+        let bytes = IntCounterVec::new(
+            Opts::new("trust_edge_proxy_bytes_total", "Bytes relayed"),
+            &["direction"],
+        )?;
+        let head_timeouts = IntCounter::new(
+            "trust_edge_proxy_head_timeouts_total",
+            "Slow request heads cut off",
+        )?;
         let tripwires = IntCounter::new("trust_edge_proxy_tripwire_total", "Tripwire crossings")?;
-        let token_cache_hits = IntCounter::new("trust_edge_proxy_token_cache_hits_total", "Token verifications served from cache")?;
-        let token_cache_misses = IntCounter::new("trust_edge_proxy_token_cache_misses_total", "Token verifications that checked a signature")?;
-        let audit_events = IntCounter::new("trust_edge_proxy_audit_events_total", "Audit events written")?;
-        let audit_dropped = IntCounter::new("trust_edge_proxy_audit_dropped_total", "Audit events dropped (queue full)")?;
+        let token_cache_hits = IntCounter::new(
+            "trust_edge_proxy_token_cache_hits_total",
+            "Token verifications served from cache",
+        )?;
+        let token_cache_misses = IntCounter::new(
+            "trust_edge_proxy_token_cache_misses_total",
+            "Token verifications that checked a signature",
+        )?;
+        let audit_events = IntCounter::new(
+            "trust_edge_proxy_audit_events_total",
+            "Audit events written",
+        )?;
+        let audit_dropped = IntCounter::new(
+            "trust_edge_proxy_audit_dropped_total",
+            "Audit events dropped (queue full)",
+        )?;
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(decision_seconds.clone()),

@@ -2,9 +2,9 @@
 //! audit event and metrics, when it is dropped — so every early exit is recorded too.
 
 use crate::edge::Edge;
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::borrow::Cow;
 use std::time::Instant;
 use trust_core::DenyReason;
 use trust_core::audit::{Action, AuditEvent, ClassUid};
@@ -86,7 +86,11 @@ impl Record {
         } else {
             (ClassUid::HttpActivity, "request")
         };
-        let action = if self.reason.is_some() { Action::Deny } else { Action::Allow };
+        let action = if self.reason.is_some() {
+            Action::Deny
+        } else {
+            Action::Allow
+        };
         let mut e = AuditEvent::new(class, activity, action);
         e.trace_id = Some(std::mem::take(&mut self.request_id));
         if let Some(s) = &self.session {

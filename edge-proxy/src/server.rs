@@ -91,12 +91,24 @@ pub async fn run(config: Config) -> Result<EdgeHandle, EdgeError> {
     let verifier = Verifier::new(verifier_config).await?;
     let resolver = Resolver::new(config.resolver.clone())?;
     let bind = |addr: SocketAddr| async move {
-        TcpListener::bind(addr).await.map_err(|source| EdgeError::Bind { addr, source })
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| EdgeError::Bind { addr, source })
     };
     let proxy_listener = bind(config.proxy_listen).await?;
     let admin_listener = bind(config.admin_listen).await?;
-    let proxy_addr = proxy_listener.local_addr().map_err(|source| EdgeError::Bind { addr: config.proxy_listen, source })?;
-    let admin_addr = admin_listener.local_addr().map_err(|source| EdgeError::Bind { addr: config.admin_listen, source })?;
+    let proxy_addr = proxy_listener
+        .local_addr()
+        .map_err(|source| EdgeError::Bind {
+            addr: config.proxy_listen,
+            source,
+        })?;
+    let admin_addr = admin_listener
+        .local_addr()
+        .map_err(|source| EdgeError::Bind {
+            addr: config.admin_listen,
+            source,
+        })?;
     let deny_set = DenySet::mandatory()
         .with_additions(config.deny_additions.clone())
         .with_host_addresses(resolver::interfaces::host_addresses().map_err(EdgeError::Interfaces)?)
@@ -113,16 +125,32 @@ pub async fn run(config: Config) -> Result<EdgeHandle, EdgeError> {
         audit,
         metrics: Metrics::new()?,
     });
-    let proxy = Arc::new(pingora_proxy::http_proxy(&Arc::new(ServerConf::default()), Forwarder { edge: edge.clone() }));
+    let proxy = Arc::new(pingora_proxy::http_proxy(
+        &Arc::new(ServerConf::default()),
+        Forwarder { edge: edge.clone() },
+    ));
     let (shutdown, watcher) = watch::channel(false);
-    let accept = tokio::spawn(accept_loop(proxy_listener, edge.clone(), proxy, watcher.clone()));
+    let accept = tokio::spawn(accept_loop(
+        proxy_listener,
+        edge.clone(),
+        proxy,
+        watcher.clone(),
+    ));
     let background = vec![
         tokio::spawn(admin::serve(admin_listener, edge.clone(), watcher)),
         tokio::spawn(refresh_host_addresses(edge.clone())),
         tokio::spawn(sweep_sessions(edge.clone())),
     ];
     tracing::info!(%proxy_addr, %admin_addr, policy_hash = %edge.policies.load().hash(), "edge proxy listening");
-    Ok(EdgeHandle { proxy_addr, admin_addr, edge, shutdown, accept, background, audit_writer })
+    Ok(EdgeHandle {
+        proxy_addr,
+        admin_addr,
+        edge,
+        shutdown,
+        accept,
+        background,
+        audit_writer,
+    })
 }
 
 async fn accept_loop(
@@ -162,7 +190,9 @@ async fn refresh_host_addresses(edge: Arc<Edge>) {
             }
         };
         let current = edge.deny_set.load_full();
-        edge.deny_set.store(Arc::new(current.as_ref().clone().with_host_addresses(addrs)));
+        edge.deny_set.store(Arc::new(
+            current.as_ref().clone().with_host_addresses(addrs),
+        ));
     }
 }
 
@@ -170,7 +200,9 @@ async fn sweep_sessions(edge: Arc<Edge>) {
     let mut tick = tokio::time::interval(defaults::SESSION_SWEEP);
     loop {
         tick.tick().await;
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         edge.sessions.sweep(now);
     }
 }

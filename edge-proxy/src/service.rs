@@ -61,14 +61,28 @@ impl ProxyHttp for Forwarder {
         None
     }
 
-    fn on_connection_reuse(&self, _session: &mut Session, ctx: &mut Self::CTX, prev: Box<dyn Any + Send + Sync>) {
+    fn on_connection_reuse(
+        &self,
+        _session: &mut Session,
+        ctx: &mut Self::CTX,
+        prev: Box<dyn Any + Send + Sync>,
+    ) {
         if let Ok(forward) = prev.downcast::<Forward>() {
             *ctx = Some(forward);
         }
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Self::CTX) -> Result<Box<HttpPeer>> {
-        let f = ctx.as_ref().ok_or_else(|| Error::explain(ErrorType::InternalError, "request reached pingora without a decision"))?;
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut Self::CTX,
+    ) -> Result<Box<HttpPeer>> {
+        let f = ctx.as_ref().ok_or_else(|| {
+            Error::explain(
+                ErrorType::InternalError,
+                "request reached pingora without a decision",
+            )
+        })?;
         let mut peer = HttpPeer::new(f.allowed.addr, false, String::new());
         let mut h = DefaultHasher::new();
         f.allowed.session.claims.sid.hash(&mut h);
@@ -78,9 +92,17 @@ impl ProxyHttp for Forwarder {
         Ok(Box::new(peer))
     }
 
-    async fn upstream_request_filter(&self, _session: &mut Session, req: &mut RequestHeader, ctx: &mut Self::CTX) -> Result<()> {
-        let f = ctx.as_ref().ok_or_else(|| Error::explain(ErrorType::InternalError, "no decision"))?;
-        let uri = http::Uri::try_from(f.path.as_str()).map_err(|_| Error::explain(ErrorType::InvalidHTTPHeader, "bad path"))?;
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        req: &mut RequestHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        let f = ctx
+            .as_ref()
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "no decision"))?;
+        let uri = http::Uri::try_from(f.path.as_str())
+            .map_err(|_| Error::explain(ErrorType::InvalidHTTPHeader, "bad path"))?;
         req.set_uri(uri);
         let listed: Vec<String> = req
             .headers
@@ -104,8 +126,16 @@ impl ProxyHttp for Forwarder {
         Ok(())
     }
 
-    async fn request_body_filter(&self, _session: &mut Session, body: &mut Option<Bytes>, _end: bool, ctx: &mut Self::CTX) -> Result<()> {
-        let (Some(f), Some(chunk)) = (ctx.as_mut(), body.as_ref()) else { return Ok(()) };
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end: bool,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        let (Some(f), Some(chunk)) = (ctx.as_mut(), body.as_ref()) else {
+            return Ok(());
+        };
         if let Trip::Crossed { deny } = f.allowed.state.count(None, chunk.len() as u64) {
             crate::tripwire::report(&self.edge, &f.allowed.session, &f.record);
             if deny {
@@ -116,18 +146,34 @@ impl ProxyHttp for Forwarder {
         Ok(())
     }
 
-    async fn response_filter(&self, _session: &mut Session, resp: &mut ResponseHeader, ctx: &mut Self::CTX) -> Result<()> {
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
         if let Some(f) = ctx.as_ref() {
             resp.insert_header("x-request-id", f.record.request_id.as_str())?;
         }
         Ok(())
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Self::CTX) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut Self::CTX,
+    ) -> FailToProxy {
         let reason = match (e.esource(), e.etype()) {
             (_, ErrorType::HTTPStatus(403)) => DenyReason::Tripwire,
-            (ErrorSource::Downstream, ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed) => {
-                return FailToProxy { error_code: 0, can_reuse_downstream: false };
+            (
+                ErrorSource::Downstream,
+                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed,
+            ) => {
+                return FailToProxy {
+                    error_code: 0,
+                    can_reuse_downstream: false,
+                };
             }
             (ErrorSource::Downstream, _) => DenyReason::MalformedRequest,
             _ => DenyReason::UpstreamUnreachable,
@@ -140,10 +186,17 @@ impl ProxyHttp for Forwarder {
             None => uuid::Uuid::now_v7().to_string(),
         };
         if session.response_written().is_none() {
-            let refusal = Refusal { reason, request_id, retry_after: None };
+            let refusal = Refusal {
+                reason,
+                request_id,
+                retry_after: None,
+            };
             let _ = write_refusal(session, &refusal).await;
         }
-        FailToProxy { error_code: status(reason), can_reuse_downstream: false }
+        FailToProxy {
+            error_code: status(reason),
+            can_reuse_downstream: false,
+        }
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Self::CTX) {
@@ -151,8 +204,16 @@ impl ProxyHttp for Forwarder {
             f.record.status = session.response_written().map(|r| r.status.as_u16());
             f.record.bytes_up = session.body_bytes_read() as u64;
             f.record.bytes_down = session.body_bytes_sent() as u64;
-            self.edge.metrics.bytes.with_label_values(&["up"]).inc_by(f.record.bytes_up);
-            self.edge.metrics.bytes.with_label_values(&["down"]).inc_by(f.record.bytes_down);
+            self.edge
+                .metrics
+                .bytes
+                .with_label_values(&["up"])
+                .inc_by(f.record.bytes_up);
+            self.edge
+                .metrics
+                .bytes
+                .with_label_values(&["down"])
+                .inc_by(f.record.bytes_down);
         }
     }
 
@@ -172,5 +233,7 @@ async fn write_refusal(session: &mut Session, refusal: &Refusal) -> Result<()> {
     resp.insert_header("content-length", body.len().to_string())?;
     session.set_keepalive(None);
     session.write_response_header(Box::new(resp), false).await?;
-    session.write_response_body(Some(Bytes::from(body)), true).await
+    session
+        .write_response_body(Some(Bytes::from(body)), true)
+        .await
 }

@@ -19,11 +19,19 @@ pub(crate) struct Sessions {
 
 impl Sessions {
     /// The state of session `sid`, created from its profile's limits on first sight.
-    pub(crate) fn get_or_create(&self, sid: &str, exp: u64, profile: &Profile) -> Arc<SessionState> {
+    pub(crate) fn get_or_create(
+        &self,
+        sid: &str,
+        exp: u64,
+        profile: &Profile,
+    ) -> Arc<SessionState> {
         if let Some(s) = self.map.get(sid) {
             return s.clone();
         }
-        self.map.entry(sid.to_owned()).or_insert_with(|| Arc::new(SessionState::new(exp, profile))).clone()
+        self.map
+            .entry(sid.to_owned())
+            .or_insert_with(|| Arc::new(SessionState::new(exp, profile)))
+            .clone()
     }
 
     /// Drops sessions whose tokens expired before `now` (unix seconds).
@@ -72,8 +80,13 @@ impl SessionState {
             limiter: DefaultDirectRateLimiter::direct(Quota::per_second(rps).allow_burst(burst)),
             connections: AtomicU32::new(0),
             max_connections: l.max_connections,
-            tripwire: profile.tripwire.clone(),
-            window: Mutex::new(Window { start: Instant::now(), bytes_up: 0, destinations: HashSet::new(), alerted: false }),
+            tripwire: profile.tripwire,
+            window: Mutex::new(Window {
+                start: Instant::now(),
+                bytes_up: 0,
+                destinations: HashSet::new(),
+                alerted: false,
+            }),
             tripped: AtomicBool::new(false),
         }
     }
@@ -93,7 +106,12 @@ impl SessionState {
             if current >= self.max_connections {
                 return None;
             }
-            match self.connections.compare_exchange_weak(current, current + 1, Ordering::AcqRel, Ordering::Relaxed) {
+            match self.connections.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return Some(ConnectionGuard(self.clone())),
                 Err(seen) => current = seen,
             }
@@ -107,9 +125,16 @@ impl SessionState {
 
     /// Counts a destination (hashed host and port) and `bytes` sent upstream.
     pub(crate) fn count(&self, destination: Option<u64>, bytes: u64) -> Trip {
-        let Ok(mut w) = self.window.lock() else { return Trip::Quiet };
+        let Ok(mut w) = self.window.lock() else {
+            return Trip::Quiet;
+        };
         if w.start.elapsed() >= self.tripwire.window {
-            *w = Window { start: Instant::now(), bytes_up: 0, destinations: HashSet::new(), alerted: false };
+            *w = Window {
+                start: Instant::now(),
+                bytes_up: 0,
+                destinations: HashSet::new(),
+                alerted: false,
+            };
         }
         w.bytes_up = w.bytes_up.saturating_add(bytes);
         if let Some(d) = destination {
@@ -152,6 +177,8 @@ impl Drop for ConnectionGuard {
 
 /// Time left until a unix-seconds instant (zero if passed).
 pub(crate) fn until_unix(exp: u64) -> Duration {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     Duration::from_secs(exp).saturating_sub(now)
 }

@@ -30,7 +30,13 @@ where
     }
     let _active = Active::new(&edge.metrics.active_tunnels);
     let hello_deadline = Instant::now() + cfg.client_hello_timeout;
-    let hello = client_hello::read(client, &mut early, crate::defaults::MAX_CLIENT_HELLO_BYTES, hello_deadline).await;
+    let hello = client_hello::read(
+        client,
+        &mut early,
+        crate::defaults::MAX_CLIENT_HELLO_BYTES,
+        hello_deadline,
+    )
+    .await;
     let sni_ok = match (&hello, &allowed.sni) {
         (Ok(Hello::Sni(sni)), Some(host)) => sni == host,
         (Ok(Hello::NoSni), None) => true,
@@ -44,18 +50,24 @@ where
         rec.deny(DenyReason::SniMismatch);
         return;
     }
-    let upstream = match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(allowed.addr)).await {
-        Ok(Ok(s)) => s,
-        _ => {
-            rec.deny(DenyReason::UpstreamUnreachable);
-            return;
-        }
-    };
+    let upstream =
+        match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(allowed.addr)).await {
+            Ok(Ok(s)) => s,
+            _ => {
+                rec.deny(DenyReason::UpstreamUnreachable);
+                return;
+            }
+        };
     let _ = upstream.set_nodelay(true);
-    let profile = edge.policies.load().profile(&allowed.session.claims.profile).cloned();
-    let (idle, lifetime) = profile.map_or((Duration::from_secs(300), Duration::from_secs(3600)), |p| {
-        (p.limits.tunnel_idle_timeout, p.limits.tunnel_max_lifetime)
-    });
+    let profile = edge
+        .policies
+        .load()
+        .profile(&allowed.session.claims.profile)
+        .cloned();
+    let (idle, lifetime) = profile
+        .map_or((Duration::from_secs(300), Duration::from_secs(3600)), |p| {
+            (p.limits.tunnel_idle_timeout, p.limits.tunnel_max_lifetime)
+        });
     let lifetime = lifetime.min(until_unix(allowed.state.exp()));
     let mut upstream = upstream;
     splice(client, &mut upstream, early, idle, lifetime, &allowed, rec).await;

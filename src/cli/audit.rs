@@ -24,5 +24,9 @@ pub(crate) fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     let AuditCommand::Verify(args) = cmd;
     let report = trust_core::audit::verify(&args.data_dir, &args.file)?;
     println!("{report}");
-    Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -49,8 +49,17 @@ pub(crate) struct EdgeProxyArgs {
 fn file_config(flags: &EdgeFlags) -> anyhow::Result<FileConfig> {
     let mut file: FileConfig = match &flags.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str(&text).map_err(|e| {
+                let before = e
+                    .span()
+                    .and_then(|s| text.get(..s.start))
+                    .unwrap_or_default();
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                anyhow::anyhow!("{}:{line}:{column}: {}", path.display(), e.message())
+            })?
         }
         None => FileConfig::default(),
     };
@@ -85,7 +94,10 @@ fn validated(file: FileConfig) -> anyhow::Result<edge_proxy::Config> {
 /// `trust-edge up`: the edge with embedded defaults and a local dev signing key.
 pub(crate) async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let mut file = file_config(&args.flags)?;
-    let data_dir = file.data_dir.clone().unwrap_or_else(|| PathBuf::from(edge_proxy::defaults::DATA_DIR));
+    let data_dir = file
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(edge_proxy::defaults::DATA_DIR));
     let key = trust_core::token::dev_key::load_or_create_dev_key(&data_dir)?;
     if file.policy_dir.is_none() && !Path::new(edge_proxy::defaults::POLICY_DIR).is_dir() {
         let dir = data_dir.join("policies");
@@ -100,14 +112,30 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let proxy = edge.proxy_addr();
     println!("trust-edge is up");
     println!("  proxy     http://{proxy}");
-    println!("  admin     http://{}/metrics  /healthz  /readyz", edge.admin_addr());
-    println!("  policies  {} (hash {})", policy_dir.display(), edge.policy_hash().get(..12).unwrap_or_default());
+    println!(
+        "  admin     http://{}/metrics  /healthz  /readyz",
+        edge.admin_addr()
+    );
+    println!(
+        "  policies  {} (hash {})",
+        policy_dir.display(),
+        edge.policy_hash().get(..12).unwrap_or_default()
+    );
     println!("  audit     {}", audit_path.display());
-    println!("  dev key   {} (kid {})", data_dir.join("keys").display(), key.kid());
+    println!(
+        "  dev key   {} (kid {})",
+        data_dir.join("keys").display(),
+        key.kid()
+    );
     println!();
     println!("Route a sandbox through it:");
-    println!("  TOKEN=$(trust-edge token issue --data-dir {} --profile sandbox-default --session demo --ttl 8h)", data_dir.display());
-    println!("  export HTTPS_PROXY=http://session:$TOKEN@{proxy} HTTP_PROXY=http://session:$TOKEN@{proxy}");
+    println!(
+        "  TOKEN=$(trust-edge token issue --data-dir {} --profile sandbox-default --session demo --ttl 8h)",
+        data_dir.display()
+    );
+    println!(
+        "  export HTTPS_PROXY=http://session:$TOKEN@{proxy} HTTP_PROXY=http://session:$TOKEN@{proxy}"
+    );
     println!("  curl -sS https://pypi.org/simple/ -o /dev/null -w '%{{http_code}}\\n'");
     wait_for_signal().await;
     edge.stop().await;
@@ -118,7 +146,11 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 pub(crate) async fn edge_proxy(args: EdgeProxyArgs) -> anyhow::Result<ExitCode> {
     let config = validated(file_config(&args.flags)?)?;
     let edge = edge_proxy::run(config).await?;
-    println!("edge proxy on {} (admin {})", edge.proxy_addr(), edge.admin_addr());
+    println!(
+        "edge proxy on {} (admin {})",
+        edge.proxy_addr(),
+        edge.admin_addr()
+    );
     wait_for_signal().await;
     edge.stop().await;
     Ok(ExitCode::SUCCESS)

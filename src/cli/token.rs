@@ -32,8 +32,12 @@ pub(crate) struct IssueArgs {
 
 pub(crate) fn run(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     let TokenCommand::Issue(args) = cmd;
-    let ttl = humantime::parse_duration(&args.ttl).map_err(|e| anyhow::anyhow!("--ttl {}: {e}", args.ttl))?;
-    anyhow::ensure!(ttl <= std::time::Duration::from_secs(24 * 3600), "--ttl is at most 24h");
+    let ttl = humantime::parse_duration(&args.ttl)
+        .map_err(|e| anyhow::anyhow!("--ttl {}: {e}", args.ttl))?;
+    anyhow::ensure!(
+        ttl <= std::time::Duration::from_secs(24 * 3600),
+        "--ttl is at most 24h"
+    );
     anyhow::ensure!(!ttl.is_zero(), "--ttl must be positive");
     let key = token::dev_key::load_or_create_dev_key(&args.data_dir)?;
     let jwt = token::issue(

@@ -19,7 +19,10 @@ pub struct Reply {
 impl Reply {
     /// The first header called `name`.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The `x-deny-reason` header.
@@ -53,22 +56,37 @@ fn parse_curl(out: Output) -> Reply {
     let mut status = 0;
     let mut headers = Vec::new();
     while rest.starts_with("HTTP/") {
-        let Some((head, tail)) = rest.split_once("\r\n\r\n") else { break };
+        let Some((head, tail)) = rest.split_once("\r\n\r\n") else {
+            break;
+        };
         let mut lines = head.lines();
-        status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+        status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         headers = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
             .collect();
         rest = tail;
     }
-    Reply { status, headers, body: rest.to_owned(), stderr }
+    Reply {
+        status,
+        headers,
+        body: rest.to_owned(),
+        stderr,
+    }
 }
 
 /// The Python interpreter with `requests` (the repo's `.venv` when present).
 pub fn python() -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    if venv.exists() { venv } else { PathBuf::from("python3") }
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
 }
 
 /// Runs a Python script; returns (exit success, stdout, stderr).
@@ -84,5 +102,9 @@ pub async fn run_python(script: &str, env: &[(&str, &str)]) -> (bool, String, St
         .output()
         .await
         .expect("python runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
 }

@@ -30,7 +30,12 @@ pub struct TestEdge {
 
 /// Starts building a test edge.
 pub fn edge() -> EdgeBuilder {
-    EdgeBuilder { policies: Vec::new(), extra_toml: String::new(), static_hosts: Vec::new(), listen: None }
+    EdgeBuilder {
+        policies: Vec::new(),
+        extra_toml: String::new(),
+        static_hosts: Vec::new(),
+        listen: None,
+    }
 }
 
 impl EdgeBuilder {
@@ -75,7 +80,11 @@ impl EdgeBuilder {
         std::fs::write(&jwks_path, jwks.to_string()).unwrap();
         let dns = DnsServer::start().await;
         let nameservers = format!("\"{}\"", dns.addr());
-        let hosts: Vec<String> = self.static_hosts.iter().map(|(n, a)| format!("\"{n}\" = [\"{a}\"]")).collect();
+        let hosts: Vec<String> = self
+            .static_hosts
+            .iter()
+            .map(|(n, a)| format!("\"{n}\" = [\"{a}\"]"))
+            .collect();
         let text = format!(
             "data_dir = {data:?}\npolicy_dir = {pol:?}\n[proxy]\nlisten = \"127.0.0.1:{pp}\"\n{proxy_extra}\n[admin]\nlisten = \"127.0.0.1:{ap}\"\n[tokens]\njwks_file = {jwks:?}\n[resolver]\nuse_system_config = false\nnameservers = [{nameservers}]\ntimeout = \"2s\"\n[resolver.static_hosts]\n{hosts}\n[audit]\nstdout = false\n{audit_extra}\n{rest}",
             pp = self.listen.map_or(0, |l| l.0),
@@ -88,15 +97,25 @@ impl EdgeBuilder {
             audit_extra = section(&self.extra_toml, "audit"),
             rest = without_sections(&self.extra_toml, &["proxy", "audit"]),
         );
-        let config = Config::from_toml(&text).unwrap_or_else(|e| panic!("test config invalid: {e:?}\n{text}"));
+        let config = Config::from_toml(&text)
+            .unwrap_or_else(|e| panic!("test config invalid: {e:?}\n{text}"));
         let handle = edge_proxy::run(config).await.unwrap();
-        TestEdge { handle: Some(handle), key, dir, dns }
+        TestEdge {
+            handle: Some(handle),
+            key,
+            dir,
+            dns,
+        }
     }
 }
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The `key = value` lines of `[name]` in `toml` (for merging into a generated section).
@@ -139,7 +158,16 @@ impl TestEdge {
 
     /// A valid token for `session` with `profile`.
     pub fn token(&self, profile: &str, session: &str) -> String {
-        token::issue(&self.key, "trust-edge", "trust-edge-egress", session, "tenant-a", profile, Duration::from_secs(600)).unwrap()
+        token::issue(
+            &self.key,
+            "trust-edge",
+            "trust-edge-egress",
+            session,
+            "tenant-a",
+            profile,
+            Duration::from_secs(600),
+        )
+        .unwrap()
     }
 
     /// `http://127.0.0.1:PORT` of the proxy.

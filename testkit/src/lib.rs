@@ -1,6 +1,12 @@
 //! testkit: harness for trust-edge tests — in-process components on port 0, a real DNS server,
 //! origins, certificates and real clients. A dev-dependency only; panics are allowed here.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 pub mod client;
 pub mod dns;

@@ -36,7 +36,9 @@ impl Origin {
         let (c, r) = (connections.clone(), requests.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((tcp, peer)) = listener.accept().await else { return };
+                let Ok((tcp, peer)) = listener.accept().await else {
+                    return;
+                };
                 let conn_id = c.fetch_add(1, Ordering::SeqCst);
                 let r = r.clone();
                 let tls = tls.clone();
@@ -52,7 +54,12 @@ impl Origin {
                 });
             }
         });
-        Origin { addr, connections, requests, task }
+        Origin {
+            addr,
+            connections,
+            requests,
+            task,
+        }
     }
 
     /// The listening address.
@@ -82,7 +89,12 @@ impl Drop for Origin {
     }
 }
 
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, peer: SocketAddr, conn_id: usize, requests: Arc<AtomicUsize>) {
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    peer: SocketAddr,
+    conn_id: usize,
+    requests: Arc<AtomicUsize>,
+) {
     let mut buf = Vec::new();
     loop {
         let head_end = loop {
@@ -121,7 +133,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, peer: SocketAddr, co
         let method = req.method.unwrap_or("").to_owned();
         let target = req.path.unwrap_or("").to_owned();
         buf.drain(..head_end);
-        let body_len = if chunked { read_chunked(&mut s, &mut buf).await } else { read_exact_len(&mut s, &mut buf, content_length).await };
+        let body_len = if chunked {
+            read_chunked(&mut s, &mut buf).await
+        } else {
+            read_exact_len(&mut s, &mut buf, content_length).await
+        };
         let Some(body_len) = body_len else { return };
         requests.fetch_add(1, Ordering::SeqCst);
         let body = json!({
@@ -129,7 +145,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, peer: SocketAddr, co
             "peer_port": peer.port(), "conn_id": conn_id,
         })
         .to_string();
-        let resp = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
         if s.write_all(resp.as_bytes()).await.is_err() || close {
             let _ = s.shutdown().await;
             return;
@@ -148,7 +167,11 @@ async fn fill<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>, want: usize) -
     Some(())
 }
 
-async fn read_exact_len<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>, len: usize) -> Option<usize> {
+async fn read_exact_len<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+    len: usize,
+) -> Option<usize> {
     fill(s, buf, len).await?;
     buf.drain(..len);
     Some(len)
@@ -163,7 +186,8 @@ async fn read_chunked<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Opt
             }
             fill(s, buf, buf.len() + 1).await?;
         };
-        let size = usize::from_str_radix(std::str::from_utf8(&buf[..line_end]).ok()?.trim(), 16).ok()?;
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&buf[..line_end]).ok()?.trim(), 16).ok()?;
         buf.drain(..line_end + 2);
         fill(s, buf, size + 2).await?;
         buf.drain(..size + 2);

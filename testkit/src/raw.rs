@@ -20,7 +20,10 @@ pub struct RawReply {
 impl RawReply {
     /// The first header called `name`.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// `x-deny-reason`.
@@ -49,7 +52,11 @@ pub async fn read_reply(s: &mut TcpStream) -> Option<RawReply> {
                 .filter_map(|l| l.split_once(':'))
                 .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
                 .collect();
-            let len: usize = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+            let len: usize = headers
+                .iter()
+                .find(|(n, _)| n == "content-length")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
             while buf.len() < end + 4 + len {
                 let mut chunk = [0u8; 4096];
                 match tokio::time::timeout_at(deadline, s.read(&mut chunk)).await {
@@ -58,7 +65,11 @@ pub async fn read_reply(s: &mut TcpStream) -> Option<RawReply> {
                 }
             }
             let body = String::from_utf8_lossy(buf.get(end + 4..).unwrap_or_default()).to_string();
-            return Some(RawReply { status, headers, body });
+            return Some(RawReply {
+                status,
+                headers,
+                body,
+            });
         }
         let mut chunk = [0u8; 4096];
         match tokio::time::timeout_at(deadline, s.read(&mut chunk)).await {

@@ -18,13 +18,21 @@ impl TestCert {
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "trust-edge test CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "trust-edge test CA");
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let issuer = Issuer::new(ca_params, ca_key);
         let leaf_key = KeyPair::generate().unwrap();
-        let params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
         let leaf = params.signed_by(&leaf_key, &issuer).unwrap();
-        TestCert { ca_pem: ca_cert.pem(), leaf_der: leaf.der().clone(), leaf_key: leaf_key.serialize_der() }
+        TestCert {
+            ca_pem: ca_cert.pem(),
+            leaf_der: leaf.der().clone(),
+            leaf_key: leaf_key.serialize_der(),
+        }
     }
 
     /// A TLS acceptor serving the leaf.

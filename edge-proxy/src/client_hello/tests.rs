@@ -42,7 +42,10 @@ fn hello(sni: Option<&str>, split: bool) -> Vec<u8> {
 fn reads_sni_in_one_or_several_records() {
     for split in [false, true] {
         let raw = hello(Some("API.Example.com."), split);
-        assert_eq!(parse(&raw).unwrap(), Some(Hello::Sni("api.example.com".into())));
+        assert_eq!(
+            parse(&raw).unwrap(),
+            Some(Hello::Sni("api.example.com".into()))
+        );
         for cut in 0..raw.len() {
             assert_eq!(parse(&raw[..cut]).unwrap(), None, "cut at {cut}");
         }

@@ -17,22 +17,47 @@ fn reports_every_bad_value_at_once() {
     let paths: Vec<_> = issues.iter().map(|i| i.path.as_str()).collect();
     assert_eq!(
         paths,
-        ["deny_set.additions", "proxy.header_read_timeout", "proxy.listen", "resolver", "resolver.nameservers", "tokens.algorithms", "tokens.algorithms"]
+        [
+            "deny_set.additions",
+            "proxy.header_read_timeout",
+            "proxy.listen",
+            "resolver.nameservers",
+            "tokens.algorithms",
+            "tokens.algorithms"
+        ]
     );
 }
 
 #[test]
 fn unknown_keys_are_refused_with_their_line() {
-    let issues = Config::from_toml("[proxy]\nlisten = \"127.0.0.1:1\"\nlisten_port = 3\n").unwrap_err();
+    let issues =
+        Config::from_toml("[proxy]\nlisten = \"127.0.0.1:1\"\nlisten_port = 3\n").unwrap_err();
     assert_eq!(issues.len(), 1);
-    assert_eq!(issues[0].line, Some(3));
-    assert!(issues[0].message.contains("unknown field `listen_port`"), "{}", issues[0].message);
+    assert_eq!((issues[0].line, issues[0].column), (Some(3), Some(1)));
+    assert!(issues[0].to_string().starts_with("3:1: "), "{}", issues[0]);
+    assert!(
+        issues[0].message.contains("unknown field `listen_port`"),
+        "{}",
+        issues[0].message
+    );
 }
 
 #[test]
 fn zero_durations_are_refused() {
-    let issues = Config::from_toml("[proxy]\nconnect_timeout = \"0s\"\n[resolver]\nuse_system_config = true\n").unwrap_err();
+    let issues = Config::from_toml(
+        "[proxy]\nconnect_timeout = \"0s\"\n[resolver]\nuse_system_config = true\n",
+    )
+    .unwrap_err();
     assert_eq!(issues[0].path, "proxy.connect_timeout");
-    let ok = Config::from_toml("[proxy]\nconnect_timeout = \"2s\"\n[resolver]\nuse_system_config = true\n").unwrap();
+    let ok = Config::from_toml(
+        "[proxy]\nconnect_timeout = \"2s\"\n[resolver]\nuse_system_config = true\n",
+    )
+    .unwrap();
     assert_eq!(ok.connect_timeout, Duration::from_secs(2));
+}
+
+#[test]
+fn a_resolver_that_could_resolve_nothing_is_refused() {
+    let issues = Config::from_toml("[resolver]\nuse_system_config = false\n").unwrap_err();
+    assert_eq!(issues[0].path, "resolver");
 }

@@ -37,15 +37,28 @@ fn every_reason_has_the_documented_status() {
 
 #[test]
 fn renders_the_structured_refusal() {
-    let r = Refusal { reason: DenyReason::RateLimited, request_id: "rid".into(), retry_after: Some(3) };
+    let r = Refusal {
+        reason: DenyReason::RateLimited,
+        request_id: "rid".into(),
+        retry_after: Some(3),
+    };
     let text = String::from_utf8(r.to_http1()).unwrap();
     assert!(text.starts_with("HTTP/1.1 429 Too Many Requests\r\n"));
     assert!(text.contains("x-deny-reason: rate_limited\r\n"));
     assert!(text.contains("x-request-id: rid\r\n"));
     assert!(text.contains("retry-after: 3\r\n"));
-    let body: serde_json::Value = serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     assert_eq!(body["reason"], "rate_limited");
     assert_eq!(body["request_id"], "rid");
-    let auth = Refusal { reason: DenyReason::MissingSessionToken, request_id: "x".into(), retry_after: None };
-    assert!(String::from_utf8(auth.to_http1()).unwrap().contains("proxy-authenticate: Bearer realm=\"trust-edge\""));
+    let auth = Refusal {
+        reason: DenyReason::MissingSessionToken,
+        request_id: "x".into(),
+        retry_after: None,
+    };
+    assert!(
+        String::from_utf8(auth.to_http1())
+            .unwrap()
+            .contains("proxy-authenticate: Bearer realm=\"trust-edge\"")
+    );
 }

@@ -24,15 +24,42 @@ fn parses_absolute_form_with_the_fields_the_edge_uses() {
 #[test]
 fn refuses_every_ambiguous_framing() {
     let cases: [(&[u8], &str); 9] = [
-        (b"GET http://a/ HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "Content-Length with Transfer-Encoding"),
-        (b"GET http://a/ HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", "repeated Content-Length"),
-        (b"GET http://a/ HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n", "obsolete line folding"),
-        (b"GET http://a/ HTTP/1.1\nHost: a\n\n", "bare LF line ending"),
-        (b"GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "duplicate Host"),
-        (b"GET http://a/ HTTP/1.1\r\nProxy-Authorization: a\r\nProxy-Authorization: b\r\n\r\n", "duplicate Proxy-Authorization"),
-        (b"GET http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "unsupported transfer coding"),
-        (b"GET http://a/ HTTP/1.1\r\nContent-Length: +5\r\n\r\n", "invalid Content-Length"),
-        (b"GET http://a/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", "unsupported transfer coding"),
+        (
+            b"GET http://a/ HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "Content-Length with Transfer-Encoding",
+        ),
+        (
+            b"GET http://a/ HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+            "repeated Content-Length",
+        ),
+        (
+            b"GET http://a/ HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n",
+            "obsolete line folding",
+        ),
+        (
+            b"GET http://a/ HTTP/1.1\nHost: a\n\n",
+            "bare LF line ending",
+        ),
+        (
+            b"GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "duplicate Host",
+        ),
+        (
+            b"GET http://a/ HTTP/1.1\r\nProxy-Authorization: a\r\nProxy-Authorization: b\r\n\r\n",
+            "duplicate Proxy-Authorization",
+        ),
+        (
+            b"GET http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            "unsupported transfer coding",
+        ),
+        (
+            b"GET http://a/ HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
+            "invalid Content-Length",
+        ),
+        (
+            b"GET http://a/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "unsupported transfer coding",
+        ),
     ];
     for (raw, why) in cases {
         assert_eq!(malformed(raw), why, "{}", String::from_utf8_lossy(raw));
@@ -41,8 +68,14 @@ fn refuses_every_ambiguous_framing() {
 
 #[test]
 fn stray_cr_is_refused_and_partial_heads_wait() {
-    assert!(matches!(find_head_end(b"GET / HTTP/1.1\rX"), Err(HeadError::Malformed(_))));
-    assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nHost: a\r\n").unwrap(), None);
+    assert!(matches!(
+        find_head_end(b"GET / HTTP/1.1\rX"),
+        Err(HeadError::Malformed(_))
+    ));
+    assert_eq!(
+        find_head_end(b"GET / HTTP/1.1\r\nHost: a\r\n").unwrap(),
+        None
+    );
 }
 
 proptest::proptest! {

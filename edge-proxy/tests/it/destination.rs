@@ -11,13 +11,21 @@ async fn refuses_names_and_ports_the_profile_does_not_name() {
     let cases = [
         (get("http://elsewhere.test/", &t), "destination_not_allowed"),
         (get("http://wild.test/", &t), "destination_not_allowed"), // apex of a wildcard
-        (get(&format!("http://origin.test:{}/", f.origin.port() ^ 1), &t), "port_not_allowed"),
+        (
+            get(&format!("http://origin.test:{}/", f.origin.port() ^ 1), &t),
+            "port_not_allowed",
+        ),
         (connect("origin.test:443", &t), "port_not_allowed"),
         (connect("elsewhere.test:443", &t), "destination_not_allowed"),
     ];
     for (req, reason) in cases {
         let r = raw::send(f.addr(), &req).await.unwrap();
-        assert_eq!((r.status, r.deny_reason()), (403, Some(reason)), "{}", String::from_utf8_lossy(&req));
+        assert_eq!(
+            (r.status, r.deny_reason()),
+            (403, Some(reason)),
+            "{}",
+            String::from_utf8_lossy(&req)
+        );
     }
     assert_eq!(f.origin.connections(), 0);
 }
@@ -44,11 +52,24 @@ async fn refuses_ip_literals_in_every_spelling() {
     ];
     for target in forward {
         let r = raw::send(f.addr(), &get(target, &t)).await.unwrap();
-        assert_eq!((r.status, r.deny_reason()), (403, Some("ip_literal_not_allowed")), "{target}");
+        assert_eq!(
+            (r.status, r.deny_reason()),
+            (403, Some("ip_literal_not_allowed")),
+            "{target}"
+        );
     }
-    for authority in ["2130706433:443", "[::1]:443", "0x7f.1:443", "[::ffff:a00:1]:443"] {
+    for authority in [
+        "2130706433:443",
+        "[::1]:443",
+        "0x7f.1:443",
+        "[::ffff:a00:1]:443",
+    ] {
         let r = raw::send(f.addr(), &connect(authority, &t)).await.unwrap();
-        assert_eq!((r.status, r.deny_reason()), (403, Some("ip_literal_not_allowed")), "{authority}");
+        assert_eq!(
+            (r.status, r.deny_reason()),
+            (403, Some("ip_literal_not_allowed")),
+            "{authority}"
+        );
     }
     assert_eq!(f.origin.connections(), 0);
 }
@@ -60,29 +81,70 @@ async fn an_ip_literal_rule_allows_exactly_its_address_and_port() {
         "apiVersion: trust-edge/v1\nkind: EgressProfile\nmetadata: {{name: lit}}\nspec:\n  destinations:\n    - host: 127.0.0.1\n      ports: [{}]\n      rung: pass-through\n",
         origin.port()
     );
-    let edge = testkit::edge().policy("lit.yaml", &policy).static_host("unused.test", "127.0.0.1").start().await;
+    let edge = testkit::edge()
+        .policy("lit.yaml", &policy)
+        .static_host("unused.test", "127.0.0.1")
+        .start()
+        .await;
     let t = edge.token("lit", "s-lit");
-    let ok = raw::send(edge.handle().proxy_addr(), &get(&format!("http://127.0.0.1:{}/ok", origin.port()), &t)).await.unwrap();
+    let ok = raw::send(
+        edge.handle().proxy_addr(),
+        &get(&format!("http://127.0.0.1:{}/ok", origin.port()), &t),
+    )
+    .await
+    .unwrap();
     assert_eq!(ok.status, 200, "{ok:?}");
-    let other_spelling = raw::send(edge.handle().proxy_addr(), &get(&format!("http://[::ffff:127.0.0.1]:{}/", origin.port()), &t)).await.unwrap();
+    let other_spelling = raw::send(
+        edge.handle().proxy_addr(),
+        &get(&format!("http://[::ffff:127.0.0.1]:{}/", origin.port()), &t),
+    )
+    .await
+    .unwrap();
     assert_eq!(other_spelling.deny_reason(), Some("ip_literal_not_allowed"));
-    let other_port = raw::send(edge.handle().proxy_addr(), &get(&format!("http://127.0.0.1:{}/", origin.port() ^ 1), &t)).await.unwrap();
+    let other_port = raw::send(
+        edge.handle().proxy_addr(),
+        &get(&format!("http://127.0.0.1:{}/", origin.port() ^ 1), &t),
+    )
+    .await
+    .unwrap();
     assert_eq!(other_port.deny_reason(), Some("port_not_allowed"));
     let audit = edge.audit().await;
-    assert!(audit.iter().any(|e| e["action"] == "allow" && e["exception"] == "address_rule"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["action"] == "allow" && e["exception"] == "address_rule")
+    );
 }
 
 #[tokio::test]
 async fn malformed_authorities_and_ports_are_bad_requests() {
     let f = Fixture::start("").await;
     let t = f.edge.token("web", "s-malformed");
-    for target in ["http://origin.test:0/", "http://origin.test:65536/", "http://origin.test:+80/", "http://origin.test:-1/", "http://origin.test:http/", "http://origin.test:/", "http://user@origin.test/", "http:///", "/relative"] {
+    for target in [
+        "http://origin.test:0/",
+        "http://origin.test:65536/",
+        "http://origin.test:+80/",
+        "http://origin.test:-1/",
+        "http://origin.test:http/",
+        "http://origin.test:/",
+        "http://user@origin.test/",
+        "http:///",
+        "/relative",
+    ] {
         let r = raw::send(f.addr(), &get(target, &t)).await.unwrap();
-        assert_eq!((r.status, r.deny_reason()), (400, Some("malformed_request")), "{target}");
+        assert_eq!(
+            (r.status, r.deny_reason()),
+            (400, Some("malformed_request")),
+            "{target}"
+        );
     }
     for authority in ["origin.test", "origin.test:0", "origin.test:99999", ":443"] {
         let r = raw::send(f.addr(), &connect(authority, &t)).await.unwrap();
-        assert_eq!((r.status, r.deny_reason()), (400, Some("malformed_request")), "{authority}");
+        assert_eq!(
+            (r.status, r.deny_reason()),
+            (400, Some("malformed_request")),
+            "{authority}"
+        );
     }
 }
 
@@ -92,14 +154,23 @@ async fn a_host_header_that_differs_from_the_absolute_target_is_refused() {
     let t = f.edge.token("web", "s-host");
     let target = format!("http://origin.test:{}/", f.origin.port());
     for host in ["internal.corp.example", "origin.test", "ORIGIN.test:1"] {
-        let req = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nProxy-Authorization: Bearer {t}\r\n\r\n");
+        let req = format!(
+            "GET {target} HTTP/1.1\r\nHost: {host}\r\nProxy-Authorization: Bearer {t}\r\n\r\n"
+        );
         let r = raw::send(f.addr(), req.as_bytes()).await.unwrap();
-        assert_eq!((r.status, r.deny_reason()), (403, Some("host_mismatch")), "{host}");
+        assert_eq!(
+            (r.status, r.deny_reason()),
+            (403, Some("host_mismatch")),
+            "{host}"
+        );
     }
     assert_eq!(f.origin.requests(), 0);
     // Without a Host header the target's authority is used.
     let bare = format!("GET {target} HTTP/1.1\r\nProxy-Authorization: Bearer {t}\r\n\r\n");
     let r = raw::send(f.addr(), bare.as_bytes()).await.unwrap();
     assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["headers"]["host"], format!("origin.test:{}", f.origin.port()));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["headers"]["host"],
+        format!("origin.test:{}", f.origin.port())
+    );
 }

@@ -1,6 +1,13 @@
 //! End-to-end tests of the edge proxy: real sockets on loopback, real curl and Python clients,
 //! real TLS, a real DNS server. Every deny path asserts its status and `x-deny-reason`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod allow;
 mod auth;
 mod destination;
@@ -65,11 +72,19 @@ impl Fixture {
         let origin = Origin::start().await;
         let tls = Origin::start_tls(&cert).await;
         let builder = testkit::edge()
-            .policy("web.yaml", &web_policy(origin.port(), tls.port(), extra_spec))
+            .policy(
+                "web.yaml",
+                &web_policy(origin.port(), tls.port(), extra_spec),
+            )
             .static_host("origin.test", "127.0.0.1")
             .static_host("tls.test", "127.0.0.1");
         let edge = adjust(builder).start().await;
-        Fixture { edge, origin, tls, cert }
+        Fixture {
+            edge,
+            origin,
+            tls,
+            cert,
+        }
     }
 
     /// `-x` URL with the token as the Basic password.
@@ -84,13 +99,22 @@ impl Fixture {
 
     /// Audit events whose `status_detail` is `reason`.
     pub(crate) async fn audited(&self, reason: &str) -> Vec<serde_json::Value> {
-        self.edge.audit().await.into_iter().filter(|e| e["status_detail"] == reason).collect()
+        self.edge
+            .audit()
+            .await
+            .into_iter()
+            .filter(|e| e["status_detail"] == reason)
+            .collect()
     }
 }
 
 /// A raw absolute-form GET with a Bearer token and the Host a real client sends.
 pub(crate) fn get(target: &str, token: &str) -> Vec<u8> {
-    format!("GET {target} HTTP/1.1\r\nHost: {}\r\nProxy-Authorization: Bearer {token}\r\n\r\n", host_of(target)).into_bytes()
+    format!(
+        "GET {target} HTTP/1.1\r\nHost: {}\r\nProxy-Authorization: Bearer {token}\r\n\r\n",
+        host_of(target)
+    )
+    .into_bytes()
 }
 
 /// The authority of an absolute URI (what `Host` must be).

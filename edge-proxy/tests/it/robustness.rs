@@ -27,10 +27,17 @@ async fn throw(addr: std::net::SocketAddr, bytes: &[u8]) {
     let _ = s.shutdown().await;
     let mut out = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(15), s.read_to_end(&mut out)).await;
-    assert!(read.is_ok(), "the edge neither answered nor closed: {:?}", String::from_utf8_lossy(bytes));
+    assert!(
+        read.is_ok(),
+        "the edge neither answered nor closed: {:?}",
+        String::from_utf8_lossy(bytes)
+    );
     if !out.is_empty() {
         let text = String::from_utf8_lossy(&out);
-        assert!(text.starts_with("HTTP/1.1 4") || text.starts_with("HTTP/1.1 5"), "{text}");
+        assert!(
+            text.starts_with("HTTP/1.1 4") || text.starts_with("HTTP/1.1 5"),
+            "{text}"
+        );
         assert!(text.contains("x-deny-reason: "), "{text}");
     }
 }
@@ -42,20 +49,39 @@ async fn random_and_malformed_input_never_breaks_the_edge() {
     let t = f.edge.token("web", "s-fuzz");
     let mut cases: Vec<Vec<u8>> = (0..60).map(|i| rng.bytes(1 + (i * 37) % 3000)).collect();
     for line in [
-        "GET\r\n\r\n", "GET  http://a/ HTTP/1.1\r\n\r\n", "GET http://a/ HTTP/9.9\r\n\r\n", "\r\n\r\n",
-        "CONNECT\r\n\r\n", "CONNECT a:b:c HTTP/1.1\r\n\r\n", "GET http://a/ HTTP/1.1\r\n: empty\r\n\r\n",
-        "GET http://a/ HTTP/1.1\r\nX\u{1}Y: z\r\n\r\n", "GET http://a/ HTTP/1.1\r\nHost: \u{7f}\r\n\r\n",
-        "GET http://%00/ HTTP/1.1\r\n\r\n", "GET http://a/\u{0}x HTTP/1.1\r\n\r\n",
+        "GET\r\n\r\n",
+        "GET  http://a/ HTTP/1.1\r\n\r\n",
+        "GET http://a/ HTTP/9.9\r\n\r\n",
+        "\r\n\r\n",
+        "CONNECT\r\n\r\n",
+        "CONNECT a:b:c HTTP/1.1\r\n\r\n",
+        "GET http://a/ HTTP/1.1\r\n: empty\r\n\r\n",
+        "GET http://a/ HTTP/1.1\r\nX\u{1}Y: z\r\n\r\n",
+        "GET http://a/ HTTP/1.1\r\nHost: \u{7f}\r\n\r\n",
+        "GET http://%00/ HTTP/1.1\r\n\r\n",
+        "GET http://a/\u{0}x HTTP/1.1\r\n\r\n",
     ] {
-        cases.push(format!("{line}").into_bytes());
+        cases.push(line.as_bytes().to_vec());
     }
-    cases.push([b"GET http://a/ HTTP/1.1\r\nX: ".as_slice(), &vec![b'a'; 20_000], b"\r\n\r\n"].concat());
+    cases.push(
+        [
+            b"GET http://a/ HTTP/1.1\r\nX: ".as_slice(),
+            &vec![b'a'; 20_000],
+            b"\r\n\r\n",
+        ]
+        .concat(),
+    );
     let mut long_token = get("http://a/", &"A".repeat(12_000));
     long_token.truncate(15_000);
     cases.push(long_token);
     for case in &cases {
         throw(f.addr(), case).await;
     }
-    let good = raw::send(f.addr(), &get(&format!("http://origin.test:{}/after", f.origin.port()), &t)).await.unwrap();
+    let good = raw::send(
+        f.addr(),
+        &get(&format!("http://origin.test:{}/after", f.origin.port()), &t),
+    )
+    .await
+    .unwrap();
     assert_eq!(good.status, 200, "a good request still works");
 }
