@@ -104,6 +104,12 @@ pub struct ResolverSection {
     pub max_ttl: Option<String>,
     /// Per-query timeout.
     pub timeout: Option<String>,
+    /// Tries per query.
+    pub attempts: Option<usize>,
+    /// How long a negative answer (NXDOMAIN, no records) is cached.
+    pub negative_ttl: Option<String>,
+    /// Answers cached.
+    pub cache_size: Option<usize>,
 }
 
 /// `[audit]`.
@@ -120,6 +126,8 @@ pub struct AuditSection {
     pub max_files: Option<usize>,
     /// Events queued for the writer before they are counted as dropped.
     pub queue_capacity: Option<usize>,
+    /// How often the checkpoint (`audit.head`) is rewritten.
+    pub checkpoint_interval: Option<String>,
 }
 
 /// `[deny_set]`.
@@ -462,6 +470,12 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
     if let Some(v) = a.queue_capacity {
         audit.queue_capacity = v;
     }
+    audit.checkpoint_interval = dur(
+        &mut issue,
+        "audit.checkpoint_interval",
+        a.checkpoint_interval.as_deref(),
+        audit.checkpoint_interval,
+    );
     let deny_additions = file
         .deny_set
         .additions

@@ -61,3 +61,20 @@ fn a_resolver_that_could_resolve_nothing_is_refused() {
     let issues = Config::from_toml("[resolver]\nuse_system_config = false\n").unwrap_err();
     assert_eq!(issues[0].path, "resolver");
 }
+
+#[test]
+fn the_documented_example_is_exactly_the_defaults() {
+    let doc = include_str!("../../../docs/config.md");
+    let example = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a toml block");
+    let documented = Config::from_toml(example).expect("the documented config is valid");
+    let defaults = Config::from_toml("").expect("an empty config is valid");
+    assert_eq!(
+        format!("{documented:?}"),
+        format!("{defaults:?}"),
+        "docs/config.md drifted from the defaults"
+    );
+}
