@@ -2,6 +2,7 @@
 //! refusal, run the tunnel, or hand the request to pingora — and loop for the next request on a
 //! kept-alive connection, so every request is decided on its own.
 
+use crate::client_conn::ClientConn;
 use crate::decide::{self, Allowed, Denied};
 use crate::deny::Refusal;
 use crate::edge::Edge;
@@ -14,7 +15,6 @@ use crate::tunnel;
 use bytes::BytesMut;
 use pingora_core::apps::HttpServerApp;
 use pingora_core::protocols::http::ServerSession;
-use pingora_core::protocols::l4::stream::Stream as L4Stream;
 use pingora_proxy::HttpProxy;
 use policies::Destination;
 use std::sync::Arc;
@@ -32,7 +32,7 @@ pub(crate) async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let _ = tcp.set_nodelay(true);
-    let mut stream = L4Stream::from(tcp);
+    let mut stream = ClientConn::new(tcp);
     // Held until the connection's first request is authenticated and allowed.
     let Ok(mut unauthenticated) = edge.unauthenticated.clone().try_acquire_owned().map(Some) else {
         let rec = Record::new(edge.clone(), false);
@@ -115,7 +115,7 @@ pub(crate) async fn serve(
                     return;
                 };
                 let (io, _) = reused.consume();
-                match io.into_any().downcast::<L4Stream>() {
+                match io.into_any().downcast::<ClientConn>() {
                     Ok(s) => stream = *s,
                     Err(_) => return,
                 }
@@ -143,7 +143,7 @@ fn host_header(allowed: &Allowed) -> String {
 }
 
 /// Writes the structured refusal, records it and closes.
-async fn refuse(stream: &mut L4Stream, mut rec: Record, denied: Denied) {
+async fn refuse(stream: &mut ClientConn, mut rec: Record, denied: Denied) {
     rec.deny(denied.reason);
     let refusal = Refusal {
         reason: denied.reason,

@@ -9,6 +9,7 @@ pub mod resolver;
 pub mod server;
 
 mod admin;
+mod client_conn;
 mod client_hello;
 mod connection;
 mod decide;

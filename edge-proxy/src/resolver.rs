@@ -47,7 +47,8 @@ pub struct Resolution {
 /// The edge's resolver; cheap to share (`Arc`) across requests.
 #[derive(Clone)]
 pub struct Resolver {
-    inner: TokioResolver,
+    /// `None` when no name server is configured: only static hosts resolve.
+    inner: Option<TokioResolver>,
     static_hosts: HashMap<String, Arc<[IpAddr]>>,
     deadline: Duration,
 }
@@ -85,10 +86,30 @@ impl Resolver {
                 .map_err(|err| ResolverError::SystemConfig(err.to_string()))?;
             nameservers.extend(system.name_servers().iter().cloned());
         }
-        if nameservers.is_empty() {
-            return Err(ResolverError::NoNameservers);
-        }
+        let inner = if nameservers.is_empty() {
+            None
+        } else {
+            Some(build(&config, nameservers)?)
+        };
+        let static_hosts = config
+            .static_hosts
+            .iter()
+            .filter_map(|(name, addrs)| Some((host_key(name)?, dedup(addrs.iter().copied()))))
+            .collect();
+        Ok(Resolver {
+            inner,
+            static_hosts,
+            deadline: config.deadline(),
+        })
+    }
+}
 
+/// Builds the hickory resolver for the configured and system name servers.
+fn build(
+    config: &ResolverConfig,
+    nameservers: Vec<NameServerConfig>,
+) -> Result<TokioResolver, ResolverError> {
+    {
         let mut options = ResolverOpts::default();
         options.timeout = config.timeout;
         // hickory counts retries after the first try
@@ -109,19 +130,11 @@ impl Resolver {
         .with_options(options)
         .build()
         .map_err(|err| ResolverError::Build(err.to_string()))?;
-
-        let static_hosts = config
-            .static_hosts
-            .iter()
-            .filter_map(|(name, addrs)| Some((host_key(name)?, dedup(addrs.iter().copied()))))
-            .collect();
-        Ok(Resolver {
-            inner,
-            static_hosts,
-            deadline: config.deadline(),
-        })
+        Ok(inner)
     }
+}
 
+impl Resolver {
     /// Resolves `name` (normalised ASCII, trailing dot optional) to its A and AAAA addresses.
     ///
     /// # Errors
@@ -138,12 +151,18 @@ impl Resolver {
                 from_static: true,
             });
         }
+        let Some(inner) = &self.inner else {
+            return Err(ResolveError::Failed {
+                name: key,
+                detail: "no name servers configured: only static hosts resolve".to_owned(),
+            });
+        };
         let fqdn = Name::from_ascii(format!("{key}.")).map_err(|_| invalid())?;
 
         let lookups = async {
             tokio::join!(
-                self.inner.lookup(fqdn.clone(), RecordType::A),
-                self.inner.lookup(fqdn.clone(), RecordType::AAAA),
+                inner.lookup(fqdn.clone(), RecordType::A),
+                inner.lookup(fqdn.clone(), RecordType::AAAA),
             )
         };
         let Ok((v4, v6)) = tokio::time::timeout(self.deadline, lookups).await else {

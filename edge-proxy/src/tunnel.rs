@@ -25,7 +25,7 @@ where
 {
     let edge = rec.edge().clone();
     let cfg = &edge.config;
-    if client.write_all(ESTABLISHED).await.is_err() {
+    if client.write_all(ESTABLISHED).await.is_err() || client.flush().await.is_err() {
         return;
     }
     let _active = Active::new(&edge.metrics.active_tunnels);
@@ -140,7 +140,8 @@ async fn splice<C>(
                     let _ = client.shutdown().await;
                 }
                 Ok(n) => {
-                    if client.write_all(down.get(..n).unwrap_or_default()).await.is_err() {
+                    let chunk = down.get(..n).unwrap_or_default();
+                    if client.write_all(chunk).await.is_err() || client.flush().await.is_err() {
                         return;
                     }
                     rec.bytes_down += n as u64;

@@ -167,7 +167,8 @@ pub fn prepare(dir: &Path, sessions: usize, upstream_port: u16) -> Result<Setup,
     })
 }
 
-/// Starts `<bin> edge-proxy --config <config>` and waits until the proxy listens.
+/// Starts `<bin> edge-proxy --config <config> --log warn` (warnings only, as the peers run
+/// without access logs) and waits until the proxy listens.
 ///
 /// # Errors
 /// Spawning or readiness failed.
@@ -176,6 +177,8 @@ pub fn start(bin: &Path, setup: &Setup, pin: Pin) -> Result<ChildProc, Error> {
         "edge-proxy".into(),
         "--config".into(),
         setup.config.clone().into_os_string(),
+        "--log".into(),
+        "warn".into(),
     ];
     let mut child = ChildProc::spawn("edge", bin, &args, &setup.dir.join("edge.out"), pin)?;
     child.wait_ready(setup.proxy, READY_DEADLINE)?;
@@ -223,17 +226,25 @@ pub fn audit_lines(dir: &Path) -> Option<u64> {
     Some(current + rotated)
 }
 
-/// Newline-terminated lines in `path`, or `None` if it cannot be read.
+/// The log's own bookkeeping records (rotation, gap) start with this; they are not decisions.
+const OWN_RECORD: &[u8] = b"{\"class_uid\":0,";
+
+/// Newline-terminated decision lines in `path` (the log's own `class_uid` 0 records are not
+/// counted), or `None` if it cannot be read.
 pub fn count_lines(path: &Path) -> Option<u64> {
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut buf = vec![0u8; 64 * 1024];
+    let file = std::fs::File::open(path).ok()?;
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
+    let mut line = Vec::with_capacity(1024);
     let mut lines = 0u64;
     loop {
-        let n = file.read(&mut buf).ok()?;
+        line.clear();
+        let n = std::io::BufRead::read_until(&mut reader, b'\n', &mut line).ok()?;
         if n == 0 {
             return Some(lines);
         }
-        lines += buf.get(..n)?.iter().filter(|b| **b == b'\n').count() as u64;
+        if line.last() == Some(&b'\n') && !line.starts_with(OWN_RECORD) {
+            lines += 1;
+        }
     }
 }
 

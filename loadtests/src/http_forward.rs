@@ -124,6 +124,7 @@ pub fn run(options: &Options) -> Result<Report, Error> {
     if options.pin {
         process::pin_self(LOAD_CORE)?;
     }
+    let load_average = host_load_average();
     let load_pin = if options.pin {
         Pin::Core(LOAD_CORE)
     } else {
@@ -163,14 +164,32 @@ pub fn run(options: &Options) -> Result<Report, Error> {
         ratios,
         added_latency,
         checks,
-        notes: vec![
+        notes: [
             "peers get absolute-form requests to 127.0.0.1 and resolve nothing; the edge \
              resolves upstream.test through its own resolver (static host) on every request"
                 .into(),
             "latency is measured by the load generator, which shares its core with the upstream"
                 .into(),
-        ],
+        ]
+        .into_iter()
+        .chain(load_average.map(|avg| {
+            format!(
+                "host 1-minute load average before the run: {avg:.2} (other busy processes \
+                 share the cores and make every number noisy)"
+            )
+        }))
+        .collect(),
     })
+}
+
+/// The 1-minute load average from `/proc/loadavg`.
+fn host_load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn validate(options: &Options) -> Result<(), Error> {

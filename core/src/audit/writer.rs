@@ -178,7 +178,7 @@ impl Writer {
                     let _ = self.finish();
                     return;
                 }
-                Some(_) => {
+                Some(n) => {
                     if let Some(reply) = self.handle(&mut msgs) {
                         rx.close();
                         while let Ok(msg) = rx.try_recv() {
@@ -190,6 +190,11 @@ impl Writer {
                         self.handle(&mut msgs);
                         let _ = reply.send(self.finish());
                         return;
+                    }
+                    if n < defaults::MAX_BATCH {
+                        // Let a batch gather instead of being woken for every event: on a
+                        // one-core edge each wake-up is a context switch on the request path.
+                        tokio::time::sleep(defaults::BATCH_LINGER).await;
                     }
                 }
             }

@@ -64,7 +64,7 @@ impl ResolverConfig {
     /// # Errors
     /// The first problem found, as a [`ResolverError`].
     pub fn validate(&self) -> Result<(), ResolverError> {
-        if self.nameservers.is_empty() && !self.use_system_config {
+        if self.nameservers.is_empty() && !self.use_system_config && self.static_hosts.is_empty() {
             return Err(ResolverError::NoNameservers);
         }
         if self.min_ttl > self.max_ttl {

@@ -5,8 +5,10 @@ use std::time::Duration;
 /// A resolver configuration that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolverError {
-    /// Neither configured nor system name servers.
-    #[error("resolver has no name servers: set nameservers or use_system_config")]
+    /// No configured or system name server and no static host: nothing could resolve.
+    #[error(
+        "resolver has no name servers and no static hosts: set nameservers, use_system_config or static_hosts"
+    )]
     NoNameservers,
     /// `min_ttl` above `max_ttl`.
     #[error("resolver min_ttl {min:?} is above max_ttl {max:?}")]

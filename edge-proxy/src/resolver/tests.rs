@@ -276,3 +276,24 @@ fn host_addresses_include_loopback() {
     sorted.dedup();
     assert_eq!(addrs, sorted);
 }
+
+#[tokio::test]
+async fn static_hosts_alone_resolve_and_everything_else_fails() {
+    let mut config = ResolverConfig::with_nameservers(Vec::new());
+    config.use_system_config = false;
+    config.static_hosts.insert(
+        "upstream.test".to_owned(),
+        vec!["127.0.0.1".parse().unwrap()],
+    );
+    let resolver = Resolver::new(config).unwrap();
+    let found = resolver.resolve("upstream.test").await.unwrap();
+    assert!(found.from_static);
+    assert_eq!(
+        &*found.addrs,
+        &["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert!(matches!(
+        resolver.resolve("other.test").await,
+        Err(ResolveError::Failed { .. })
+    ));
+}

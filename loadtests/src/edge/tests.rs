@@ -34,7 +34,11 @@ fn audit_lines_count_the_current_and_rotated_files_only() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(audit_lines(dir.path()), None);
     std::fs::write(dir.path().join("audit.log"), "a\nb\nc\n").unwrap();
-    std::fs::write(dir.path().join("audit.log.1"), "d\ne\n").unwrap();
+    std::fs::write(
+        dir.path().join("audit.log.1"),
+        "{\"class_uid\":0,\"activity\":\"audit_rotate\"}\nd\ne\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("audit.log.2"), "f\n").unwrap();
     std::fs::write(dir.path().join("audit.head"), "x\ny\n").unwrap();
     std::fs::write(dir.path().join("audit.log.tmp"), "z\n").unwrap();
