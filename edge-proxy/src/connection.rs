@@ -71,11 +71,12 @@ pub(crate) async fn serve(
         rec.method = Some(head.method.clone());
         rec.user_agent = head.user_agent.clone();
         let decided = decide::decide(&edge, &head, &mut rec).await;
-        let kind = if rec.tunnel { "connect" } else { "forward" };
-        edge.metrics
-            .decision_seconds
-            .with_label_values(&[kind])
-            .observe(started.elapsed().as_secs_f64());
+        let histogram = if rec.tunnel {
+            &edge.metrics.decision_connect
+        } else {
+            &edge.metrics.decision_forward
+        };
+        histogram.observe(started.elapsed().as_secs_f64());
         let allowed = match decided {
             Ok(allowed) => allowed,
             Err(denied) => return refuse(&mut stream, rec, denied).await,

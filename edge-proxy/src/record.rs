@@ -118,11 +118,7 @@ impl Record {
 
 impl Drop for Record {
     fn drop(&mut self) {
-        let m = &self.edge.metrics;
-        match self.reason {
-            Some(r) => m.requests.with_label_values(&["deny", r.code()]).inc(),
-            None => m.requests.with_label_values(&["allow", "none"]).inc(),
-        }
+        self.edge.metrics.count_decision(self.reason);
         let event = self.event();
         self.edge.audit.record(event);
     }

@@ -12,6 +12,7 @@ use crate::record::Record;
 use crate::sessions::Trip;
 use async_trait::async_trait;
 use bytes::Bytes;
+use pingora_core::modules::http::HttpModules;
 use pingora_core::prelude::HttpPeer;
 use pingora_core::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
@@ -59,6 +60,11 @@ impl ProxyHttp for Forwarder {
 
     fn new_ctx(&self) -> Self::CTX {
         None
+    }
+
+    fn init_downstream_modules(&self, _modules: &mut HttpModules) {
+        // No response compression: bodies pass through as the upstream sent them, and pingora
+        // need not build a (disabled) module per request.
     }
 
     fn on_connection_reuse(
@@ -204,16 +210,8 @@ impl ProxyHttp for Forwarder {
             f.record.status = session.response_written().map(|r| r.status.as_u16());
             f.record.bytes_up = session.body_bytes_read() as u64;
             f.record.bytes_down = session.body_bytes_sent() as u64;
-            self.edge
-                .metrics
-                .bytes
-                .with_label_values(&["up"])
-                .inc_by(f.record.bytes_up);
-            self.edge
-                .metrics
-                .bytes
-                .with_label_values(&["down"])
-                .inc_by(f.record.bytes_down);
+            self.edge.metrics.bytes_up.inc_by(f.record.bytes_up);
+            self.edge.metrics.bytes_down.inc_by(f.record.bytes_down);
         }
     }
 

@@ -123,7 +123,7 @@ async fn splice<C>(
                         return;
                     }
                     rec.bytes_up += n as u64;
-                    edge.metrics.bytes.with_label_values(&["up"]).inc_by(n as u64);
+                    edge.metrics.bytes_up.inc_by(n as u64);
                     if let Trip::Crossed { deny } = allowed.state.count(None, n as u64) {
                         crate::tripwire::report(&edge, &allowed.session, rec);
                         if deny {
@@ -145,7 +145,7 @@ async fn splice<C>(
                         return;
                     }
                     rec.bytes_down += n as u64;
-                    edge.metrics.bytes.with_label_values(&["down"]).inc_by(n as u64);
+                    edge.metrics.bytes_down.inc_by(n as u64);
                     idle_at = Instant::now() + idle;
                 }
             },
