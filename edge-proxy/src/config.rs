@@ -40,6 +40,24 @@ pub struct FileConfig {
     /// Operator additions to the mandatory deny-set.
     #[serde(default)]
     pub deny_set: DenySetSection,
+    /// The control plane this edge follows (keys, revocations, deny-all).
+    #[serde(default)]
+    pub control: ControlSection,
+}
+
+/// `[control]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSection {
+    /// `https://host:port` (TLS with control's CA pinned) or `unix:/path/to/socket`.
+    pub url: Option<String>,
+    /// Directory with `ca.pem` (control's CA), `edge.pem` and `edge.key` (this edge's client
+    /// certificate); required for an https URL.
+    pub tls_dir: Option<PathBuf>,
+    /// This edge's name in control's `GET /v1/edges` (default: the proxy listen address).
+    pub edge_id: Option<String>,
+    /// With no word from control for this long, the edge refuses everything (`edge_not_ready`).
+    pub staleness_window: Option<String>,
 }
 
 /// `[proxy]`.
@@ -177,6 +195,21 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Operator deny-set additions.
     pub deny_additions: Vec<IpNet>,
+    /// The control plane to follow, if any: then its pushed JWKS is the only key source.
+    pub control: Option<ControlConfig>,
+}
+
+/// A validated `[control]` section.
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    /// Where control's sync service is.
+    pub url: String,
+    /// Client certificate and pinned CA (https only).
+    pub tls_dir: Option<PathBuf>,
+    /// This edge's name.
+    pub edge_id: String,
+    /// How long without a word from control before refusing everything.
+    pub staleness_window: Duration,
 }
 
 /// One problem found in a config file.
@@ -488,6 +521,51 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
                 .ok()
         })
         .collect();
+    let c = &file.control;
+    let staleness_window = dur(
+        &mut issue,
+        "control.staleness_window",
+        c.staleness_window.as_deref(),
+        defaults::STALENESS_WINDOW,
+    );
+    let control = match &c.url {
+        None => {
+            if c.tls_dir.is_some() || c.edge_id.is_some() {
+                issue("control.url", "control settings given without a url".into());
+            }
+            None
+        }
+        Some(url) => {
+            if url.starts_with("https://") && c.tls_dir.is_none() {
+                issue(
+                    "control.tls_dir",
+                    "an https control url needs tls_dir (ca.pem, edge.pem, edge.key)".into(),
+                );
+            } else if !url.starts_with("https://") && !url.starts_with("unix:") {
+                issue(
+                    "control.url",
+                    format!(
+                        "`{url}` must be https://host:port or unix:/path (control is never trusted over plain TCP)"
+                    ),
+                );
+            }
+            if staleness_window.is_zero() {
+                issue(
+                    "control.staleness_window",
+                    "must be greater than zero".into(),
+                );
+            }
+            Some(ControlConfig {
+                url: url.clone(),
+                tls_dir: c.tls_dir.clone(),
+                edge_id: c
+                    .edge_id
+                    .clone()
+                    .unwrap_or_else(|| proxy_listen.to_string()),
+                staleness_window,
+            })
+        }
+    };
     let policy_dir = file
         .policy_dir
         .unwrap_or_else(|| PathBuf::from(defaults::POLICY_DIR));
@@ -520,6 +598,7 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
         resolver,
         audit,
         deny_additions,
+        control,
     })
 }
 

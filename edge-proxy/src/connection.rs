@@ -9,7 +9,7 @@ use crate::edge::Edge;
 use crate::head::{self, HeadError};
 use crate::record::Record;
 use crate::service::{Forward, Forwarder};
-use crate::sessions::ConnectionGuard;
+use crate::sessions::{Closing, ConnectionGuard};
 use crate::target::Kind;
 use crate::tunnel;
 use bytes::BytesMut;
@@ -41,17 +41,21 @@ pub(crate) async fn serve(
     };
     let mut buf = BytesMut::with_capacity(4096);
     let mut slot: Option<ConnectionGuard> = None;
+    // Fires when the session this connection serves is revoked (or deny-all goes on).
+    let mut closing = Closing::never();
     loop {
         let idle_deadline = Instant::now() + edge.config.keepalive_idle_timeout;
-        let head = match head::read_head(
+        let read = head::read_head(
             &mut stream,
             &mut buf,
             edge.config.max_head_bytes,
             idle_deadline,
             edge.config.header_read_timeout,
-        )
-        .await
-        {
+        );
+        let head = match tokio::select! {
+            read = read => read,
+            () = closing.wait() => return,
+        } {
             Ok(head) => head,
             Err(HeadError::Closed | HeadError::Io(_)) => return,
             Err(HeadError::Timeout) => {
@@ -92,11 +96,20 @@ pub(crate) async fn serve(
                 Some(guard) => slot = Some(guard),
                 None => return refuse(&mut stream, rec, DenyReason::ConnectionLimit.into()).await,
             }
+            closing = allowed.state.closing();
+            // A revocation that landed between the decision and subscribing is caught here.
+            if let Some(Err(reason)) = edge
+                .control
+                .as_ref()
+                .map(|c| c.check_session(&allowed.session.claims.sid))
+            {
+                return refuse(&mut stream, rec, reason.into()).await;
+            }
         }
         match &allowed.target.kind {
             Kind::Connect => {
                 let early = buf.split_off(head.len);
-                tunnel::run(&mut stream, early, allowed, &mut rec).await;
+                tunnel::run(&mut stream, early, allowed, &mut rec, &mut closing).await;
                 return;
             }
             Kind::Forward { path } => {
@@ -112,7 +125,11 @@ pub(crate) async fn serve(
                 let mut session = ServerSession::new_http1(Box::new(stream));
                 session.set_keepalive(Some(edge.config.keepalive_idle_timeout.as_secs().max(1)));
                 session.set_connection_user_context(Some(Box::new(forward)));
-                let Some(reused) = proxy.process_new_http(session, &shutdown).await else {
+                let forwarded = tokio::select! {
+                    reused = proxy.process_new_http(session, &shutdown) => reused,
+                    () = closing.wait() => return,
+                };
+                let Some(reused) = forwarded else {
                     return;
                 };
                 let (io, _) = reused.consume();

@@ -1,7 +1,7 @@
 //! The decision for one request, in the fixed order of ARCHITECTURE.md; the first failure answers:
 //!
 //! ```text
-//! parse/framing → token → profile → IP literal → host → port → limits → resolve → deny-set
+//! parse/framing → control ready → token → revoked / deny-all → profile → IP literal → host → port → limits → resolve → deny-set
 //!   → Host binding → upgrade
 //! ```
 //!
@@ -69,6 +69,9 @@ pub(crate) async fn decide(
         None => target.authority.clone(),
     });
 
+    if let Some(control) = &edge.control {
+        control.ready()?;
+    }
     let token = token_of(head.proxy_authorization.as_deref())?;
     let session = edge
         .verifier
@@ -76,6 +79,9 @@ pub(crate) async fn decide(
         .await
         .map_err(|r| r.deny_reason())?;
     rec.session = Some(session.clone());
+    if let Some(control) = &edge.control {
+        control.check_session(&session.claims.sid)?;
+    }
 
     let policies = edge.policies.load();
     rec.policy_hash = Some(policies.hash().to_owned());

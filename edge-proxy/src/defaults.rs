@@ -36,3 +36,6 @@ pub const AUDIT_FILE: &str = "audit.log";
 pub const INTERFACE_REFRESH: Duration = Duration::from_secs(30);
 /// How often expired per-session state is swept.
 pub const SESSION_SWEEP: Duration = Duration::from_secs(60);
+/// With no message from control for this long, an edge refuses everything (`edge_not_ready`):
+/// revocations it may have missed must not be outlived by much.
+pub const STALENESS_WINDOW: Duration = Duration::from_secs(5 * 60);

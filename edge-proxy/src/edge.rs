@@ -1,6 +1,7 @@
 //! The state one edge shares across its connections.
 
 use crate::config::Config;
+use crate::control_link::ControlLink;
 use crate::metrics::Metrics;
 use crate::resolver::Resolver;
 use crate::sessions::Sessions;
@@ -32,4 +33,6 @@ pub(crate) struct Edge {
     pub(crate) metrics: Metrics,
     /// Slots for connections that have not yet authenticated.
     pub(crate) unauthenticated: Arc<Semaphore>,
+    /// The control plane this edge follows, if configured.
+    pub(crate) control: Option<ControlLink>,
 }

@@ -26,6 +26,9 @@ pub enum EdgeError {
     /// The host's interface addresses (part of the deny-set) could not be listed.
     #[error("listing interface addresses: {0}")]
     Interfaces(std::io::Error),
+    /// The control plane link could not be set up (bad URL or TLS files).
+    #[error("control: {0}")]
+    Control(control_client::SyncError),
     /// Metrics registration failed (a bug).
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),

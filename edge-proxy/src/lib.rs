@@ -12,6 +12,7 @@ mod admin;
 mod client_conn;
 mod client_hello;
 mod connection;
+mod control_link;
 mod decide;
 mod edge;
 mod head;

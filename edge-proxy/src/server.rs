@@ -4,6 +4,7 @@
 use crate::admin;
 use crate::config::Config;
 use crate::connection;
+use crate::control_link::{self, ControlLink};
 use crate::defaults;
 use crate::edge::Edge;
 use crate::error::EdgeError;
@@ -21,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use trust_core::audit::AuditWriter;
-use trust_core::token::{Verifier, VerifierConfig};
+use trust_core::token::{KeySource, Verifier, VerifierConfig};
 
 /// A running edge.
 pub struct EdgeHandle {
@@ -56,6 +57,15 @@ impl EdgeHandle {
         self.edge.metrics.render()
     }
 
+    /// Waits (at most `timeout`) until the edge has control's first snapshot and can decide;
+    /// `true` at once for an edge without a control plane.
+    pub async fn wait_ready(&self, timeout: std::time::Duration) -> bool {
+        match &self.edge.control {
+            Some(control) => control.wait_ready(timeout).await,
+            None => true,
+        }
+    }
+
     /// Waits until every audit event recorded so far is written.
     pub async fn flush_audit(&self) {
         if let Err(e) = self.edge.audit.flush().await {
@@ -70,6 +80,11 @@ impl EdgeHandle {
         for task in self.background {
             task.abort();
         }
+        if let Some(edge) = Arc::into_inner(self.edge)
+            && let Some(control) = edge.control
+        {
+            control.stop().await;
+        }
         if let Err(e) = self.audit_writer.close().await {
             tracing::error!(error = %e, "audit log did not close cleanly");
         }
@@ -83,7 +98,12 @@ impl EdgeHandle {
 pub async fn run(config: Config) -> Result<EdgeHandle, EdgeError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let policies = PolicySet::load_dir(&config.policy_dir).map_err(EdgeError::Policy)?;
-    let mut verifier_config = VerifierConfig::new(config.key_source.clone());
+    // With a control plane, its pushed JWKS is the only key source: start with none.
+    let keys = match &config.control {
+        Some(_) => KeySource::Static(serde_json::json!({ "keys": [] })),
+        None => config.key_source.clone(),
+    };
+    let mut verifier_config = VerifierConfig::new(keys);
     verifier_config.issuer = config.issuer.clone();
     verifier_config.audience = config.audience.clone();
     verifier_config.algorithms = config.algorithms.clone();
@@ -114,6 +134,10 @@ pub async fn run(config: Config) -> Result<EdgeHandle, EdgeError> {
         .with_host_addresses(resolver::interfaces::host_addresses().map_err(EdgeError::Interfaces)?)
         .with_protected_sockets(vec![proxy_addr, admin_addr]);
     let (audit, audit_writer) = trust_core::audit::start(config.audit.clone())?;
+    let control = match &config.control {
+        Some(c) => Some(ControlLink::start(c, policies.hash()).map_err(EdgeError::Control)?),
+        None => None,
+    };
     let edge = Arc::new(Edge {
         unauthenticated: Arc::new(Semaphore::new(config.max_unauthenticated_connections)),
         config,
@@ -124,6 +148,7 @@ pub async fn run(config: Config) -> Result<EdgeHandle, EdgeError> {
         sessions: Sessions::default(),
         audit,
         metrics: Metrics::new()?,
+        control,
     });
     let proxy = Arc::new(pingora_proxy::http_proxy(
         &Arc::new(ServerConf::default()),
@@ -136,11 +161,19 @@ pub async fn run(config: Config) -> Result<EdgeHandle, EdgeError> {
         proxy,
         watcher.clone(),
     ));
-    let background = vec![
+    let mut background = vec![
         tokio::spawn(admin::serve(admin_listener, edge.clone(), watcher)),
         tokio::spawn(refresh_host_addresses(edge.clone())),
         tokio::spawn(sweep_sessions(edge.clone())),
     ];
+    if let Some(control) = &edge.control {
+        let (state, events) = control.streams();
+        background.push(tokio::spawn(control_link::follow(
+            edge.clone(),
+            state,
+            events,
+        )));
+    }
     tracing::info!(%proxy_addr, %admin_addr, policy_hash = %edge.policies.load().hash(), "edge proxy listening");
     Ok(EdgeHandle {
         proxy_addr,

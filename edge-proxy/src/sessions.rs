@@ -10,6 +10,7 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// All sessions this edge has seen whose tokens have not expired.
 #[derive(Default)]
@@ -34,6 +35,20 @@ impl Sessions {
             .clone()
     }
 
+    /// Closes every open tunnel and kept-alive connection of session `sid` (revoked).
+    pub(crate) fn close(&self, sid: &str) {
+        if let Some(s) = self.map.get(sid) {
+            s.close();
+        }
+    }
+
+    /// Closes every session's connections (deny-all).
+    pub(crate) fn close_all(&self) {
+        for s in &self.map {
+            s.close();
+        }
+    }
+
     /// Drops sessions whose tokens expired before `now` (unix seconds).
     pub(crate) fn sweep(&self, now: u64) {
         self.map.retain(|_, s| s.exp >= now);
@@ -49,6 +64,8 @@ pub(crate) struct SessionState {
     tripwire: policies::Tripwire,
     window: Mutex<Window>,
     tripped: AtomicBool,
+    /// Bumped to close the session's current connections; later connections are unaffected.
+    closings: watch::Sender<u64>,
 }
 
 struct Window {
@@ -88,7 +105,19 @@ impl SessionState {
                 alerted: false,
             }),
             tripped: AtomicBool::new(false),
+            closings: watch::Sender::new(0),
         }
+    }
+
+    fn close(&self) {
+        self.closings.send_modify(|n| *n += 1);
+    }
+
+    /// A signal that fires when the session's connections open now must close.
+    pub(crate) fn closing(&self) -> Closing {
+        let mut rx = self.closings.subscribe();
+        rx.mark_unchanged();
+        Closing(Some(rx))
     }
 
     /// Takes one request from the rate budget; `Err` carries the seconds until the next is allowed.
@@ -172,6 +201,27 @@ impl ConnectionGuard {
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         self.0.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Resolves when the session it came from is closed (revoked, deny-all); never otherwise.
+pub(crate) struct Closing(Option<watch::Receiver<u64>>);
+
+impl Closing {
+    /// A signal that never fires.
+    pub(crate) fn never() -> Closing {
+        Closing(None)
+    }
+
+    /// Waits for the close.
+    pub(crate) async fn wait(&mut self) {
+        let fired = match &mut self.0 {
+            Some(rx) => rx.changed().await.is_ok(),
+            None => false,
+        };
+        if !fired {
+            std::future::pending::<()>().await;
+        }
     }
 }
 

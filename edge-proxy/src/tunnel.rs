@@ -5,7 +5,7 @@
 use crate::client_hello::{self, Hello};
 use crate::decide::Allowed;
 use crate::record::Record;
-use crate::sessions::{Trip, until_unix};
+use crate::sessions::{Closing, Trip, until_unix};
 use bytes::BytesMut;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -19,8 +19,13 @@ const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
 const BUF: usize = 16 * 1024;
 
 /// Runs one tunnel to its end; `early` holds bytes the client sent after the CONNECT head.
-pub(crate) async fn run<C>(client: &mut C, mut early: BytesMut, allowed: Allowed, rec: &mut Record)
-where
+pub(crate) async fn run<C>(
+    client: &mut C,
+    mut early: BytesMut,
+    allowed: Allowed,
+    rec: &mut Record,
+    closing: &mut Closing,
+) where
     C: AsyncRead + AsyncWrite + Unpin,
 {
     let edge = rec.edge().clone();
@@ -70,7 +75,11 @@ where
         });
     let lifetime = lifetime.min(until_unix(allowed.state.exp()));
     let mut upstream = upstream;
-    splice(client, &mut upstream, early, idle, lifetime, &allowed, rec).await;
+    let bounds = Bounds {
+        idle,
+        end: Instant::now() + lifetime,
+    };
+    splice(client, &mut upstream, early, bounds, &allowed, rec, closing).await;
 }
 
 /// Counts a tunnel as active from its 200 until it ends, whichever way it ends.
@@ -89,19 +98,24 @@ impl Drop for Active {
     }
 }
 
+/// When a tunnel ends: after `idle` without a byte either way, or at `end` (lifetime or `exp`).
+struct Bounds {
+    idle: Duration,
+    end: Instant,
+}
+
 async fn splice<C>(
     client: &mut C,
     upstream: &mut TcpStream,
     early: BytesMut,
-    idle: Duration,
-    lifetime: Duration,
+    Bounds { idle, end }: Bounds,
     allowed: &Allowed,
     rec: &mut Record,
+    closing: &mut Closing,
 ) where
     C: AsyncRead + AsyncWrite + Unpin,
 {
     let edge = rec.edge().clone();
-    let end = Instant::now() + lifetime;
     if upstream.write_all(&early).await.is_err() {
         return;
     }
@@ -149,6 +163,10 @@ async fn splice<C>(
                     idle_at = Instant::now() + idle;
                 }
             },
+            () = closing.wait() => {
+                tracing::info!(request_id = %rec.request_id, "tunnel closed: its session was revoked or deny-all is on");
+                return;
+            }
             () = tokio::time::sleep_until(deadline) => {
                 tracing::debug!(request_id = %rec.request_id, "tunnel ended by its idle or lifetime bound");
                 return;

@@ -30,6 +30,56 @@ pub struct Cli {
 pub enum Command {
     /// Plain HTTP through the edge, direct, and through Envoy / Squid / tinyproxy.
     HttpForward(HttpForwardArgs),
+    /// Revocation and deny-all reaching many watching edges (see `revocation.rs`).
+    Revocation(RevocationArgs),
+    /// One secret rotated under N simulated Envoy SDS streams (see `sds_fanout.rs`).
+    SdsFanout(SdsFanoutArgs),
+}
+
+/// Options of `sds-fanout`.
+#[derive(Debug, Args)]
+pub struct SdsFanoutArgs {
+    /// Simulated Envoy streams, all on the same secret.
+    #[arg(long, default_value_t = 1000)]
+    pub streams: usize,
+    /// HTTP/2 connections the streams share.
+    #[arg(long, default_value_t = 10)]
+    pub connections: usize,
+    /// Rotations measured.
+    #[arg(long, default_value_t = 5)]
+    pub rotations: usize,
+    /// The file source's debounce.
+    #[arg(long, default_value = "150ms", value_parser = parse_duration)]
+    pub debounce: Duration,
+    /// How long one rotation may take to reach every stream.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// The trust-edge binary (runs `sds-server`).
+    #[arg(long, default_value = "target/release/trust-edge")]
+    pub edge_bin: PathBuf,
+    /// Where the JSON report is written.
+    #[arg(long, default_value = "results/sds-fanout.json")]
+    pub out: PathBuf,
+}
+
+/// Options of `revocation`.
+#[derive(Debug, Args)]
+pub struct RevocationArgs {
+    /// Watching edges (control sync clients over mutual TLS).
+    #[arg(long, default_value_t = 20)]
+    pub edges: usize,
+    /// Sessions created, then revoked one by one.
+    #[arg(long, default_value_t = 200)]
+    pub sessions: usize,
+    /// Deny-all on/off rounds.
+    #[arg(long, default_value_t = 20)]
+    pub deny_all_rounds: usize,
+    /// How long one action may take to reach every edge.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Where the JSON report is written.
+    #[arg(long, default_value = "results/revocation.json")]
+    pub out: PathBuf,
 }
 
 /// Options of `http-forward`.
@@ -104,6 +154,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// table, writes the JSON report.
 pub fn run(cli: Cli, locations: Locations) -> ExitCode {
     match cli.command {
+        Command::Revocation(args) => run_revocation(&args),
+        Command::SdsFanout(args) => run_sds_fanout(&args),
         Command::HttpForward(args) => {
             let out = args.out.clone();
             let options = Options {
@@ -142,7 +194,63 @@ pub fn run(cli: Cli, locations: Locations) -> ExitCode {
     }
 }
 
-fn write_json(path: &std::path::Path, report: &report::Report) -> Result<(), crate::Error> {
+fn run_revocation(args: &RevocationArgs) -> ExitCode {
+    let options = crate::revocation::Options {
+        edges: args.edges,
+        sessions: args.sessions,
+        deny_all_rounds: args.deny_all_rounds,
+        timeout: args.timeout,
+    };
+    let report = match crate::revocation::run(&options) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("loadtests: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", crate::revocation::render_table(&report));
+    match write_json(&args.out, &report) {
+        Ok(()) => {
+            println!("report: {}", args.out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("loadtests: writing {}: {e}", args.out.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_sds_fanout(args: &SdsFanoutArgs) -> ExitCode {
+    let options = crate::sds_fanout::Options {
+        streams: args.streams,
+        connections: args.connections,
+        rotations: args.rotations,
+        debounce: args.debounce,
+        timeout: args.timeout,
+        edge_bin: args.edge_bin.clone(),
+    };
+    let report = match crate::sds_fanout::run(&options) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("loadtests: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", crate::sds_fanout::render_table(&report));
+    match write_json(&args.out, &report) {
+        Ok(()) => {
+            println!("report: {}", args.out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("loadtests: writing {}: {e}", args.out.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write_json<T: serde::Serialize>(path: &std::path::Path, report: &T) -> Result<(), crate::Error> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(crate::Error::io("creating the report dir"))?;
     }

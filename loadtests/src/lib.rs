@@ -8,6 +8,8 @@ pub mod http_forward;
 pub mod peers;
 pub mod process;
 pub mod report;
+pub mod revocation;
+pub mod sds_fanout;
 pub mod upstream;
 pub mod usage;
 

@@ -32,12 +32,26 @@ pub(crate) struct EdgeFlags {
     /// A nameserver (ip or ip:port); repeat for several. Without any, the system's are used.
     #[arg(long = "nameserver")]
     nameservers: Vec<String>,
+    /// Follow this control plane (`https://host:port` or `unix:/path`); its pushed JWKS is then
+    /// the only key source.
+    #[arg(long)]
+    control: Option<String>,
+    /// Directory with control's CA (`ca.pem`) and this edge's client certificate (`edge.pem`,
+    /// `edge.key`), for an https control.
+    #[arg(long)]
+    control_tls_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct UpArgs {
     #[command(flatten)]
     flags: EdgeFlags,
+    /// Control's HTTP API address.
+    #[arg(long, default_value = control::defaults::API_LISTEN)]
+    api_listen: SocketAddr,
+    /// Control's sync (mutual TLS) address the edge follows.
+    #[arg(long, default_value = control::defaults::SYNC_LISTEN)]
+    sync_listen: SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +89,12 @@ fn file_config(flags: &EdgeFlags) -> anyhow::Result<FileConfig> {
     if let Some(a) = flags.admin_listen {
         file.admin.listen = Some(a.to_string());
     }
+    if flags.control.is_some() {
+        file.control.url = flags.control.clone();
+    }
+    if flags.control_tls_dir.is_some() {
+        file.control.tls_dir = flags.control_tls_dir.clone();
+    }
     if !flags.nameservers.is_empty() {
         file.resolver.nameservers = Some(flags.nameservers.clone());
     }
@@ -91,46 +111,73 @@ fn validated(file: FileConfig) -> anyhow::Result<edge_proxy::Config> {
     })
 }
 
-/// `trust-edge up`: the edge with embedded defaults and a local dev signing key.
+/// `trust-edge up`: control and an edge following it, with embedded defaults.
 pub(crate) async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let mut file = file_config(&args.flags)?;
     let data_dir = file
         .data_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(edge_proxy::defaults::DATA_DIR));
-    let key = trust_core::token::dev_key::load_or_create_dev_key(&data_dir)?;
     if file.policy_dir.is_none() && !Path::new(edge_proxy::defaults::POLICY_DIR).is_dir() {
         let dir = data_dir.join("policies");
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("sandbox-default.yaml"), EMBEDDED_POLICY)?;
         file.policy_dir = Some(dir);
     }
+    let policy_dir = file
+        .policy_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(edge_proxy::defaults::POLICY_DIR));
+    let mut plane = control::Config::new(&data_dir, &policy_dir);
+    plane.api_listen = args.api_listen;
+    plane.sync_listen = args.sync_listen;
+    if let Some(listen) = &file.proxy.listen {
+        plane.proxy_url = format!("http://{listen}");
+    }
+    let control = control::run(plane).await?;
+    // The edge follows control over mutual TLS (control's CA pinned, a client certificate issued
+    // by it); with a control, the edge trusts only the keys control pushes.
+    let tls_dir = data_dir.join("edges").join("local");
+    control.issue_edge_cert("local", &tls_dir)?;
+    file.control.url = Some(control.sync_url());
+    file.control.tls_dir = Some(tls_dir);
+    file.control
+        .edge_id
+        .get_or_insert_with(|| "local".to_owned());
     let config = validated(file)?;
     let audit_path = config.data_dir.join(&config.audit.file_name);
-    let policy_dir = config.policy_dir.clone();
     let edge = edge_proxy::run(config).await?;
+    if !edge.wait_ready(std::time::Duration::from_secs(10)).await {
+        eprintln!(
+            "warning: the edge has no snapshot from control yet; it answers edge_not_ready until it does"
+        );
+    }
     let proxy = edge.proxy_addr();
+    let tokens = control.api_token_files();
     println!("trust-edge is up");
     println!("  proxy     http://{proxy}");
     println!(
         "  admin     http://{}/metrics  /healthz  /readyz",
         edge.admin_addr()
     );
+    println!("  control   {}", control.api_url());
+    println!(
+        "  tokens    {} {}",
+        tokens.orchestrator.display(),
+        tokens.operator.display()
+    );
+    let hash = edge.policy_hash();
     println!(
         "  policies  {} (hash {})",
         policy_dir.display(),
-        edge.policy_hash().get(..12).unwrap_or_default()
+        hash.get(..12).unwrap_or_default()
     );
     println!("  audit     {}", audit_path.display());
-    println!(
-        "  dev key   {} (kid {})",
-        data_dir.join("keys").display(),
-        key.kid()
-    );
     println!();
     println!("Route a sandbox through it:");
     println!(
-        "  TOKEN=$(trust-edge token issue --data-dir {} --profile sandbox-default --session demo --ttl 8h)",
+        "  TOKEN=$(trust-edge session create --api {} --data-dir {} --profile sandbox-default --token-only)",
+        control.api_url(),
         data_dir.display()
     );
     println!(
@@ -139,6 +186,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     println!("  curl -sS https://pypi.org/simple/ -o /dev/null -w '%{{http_code}}\\n'");
     wait_for_signal().await;
     edge.stop().await;
+    control.stop().await;
     Ok(ExitCode::SUCCESS)
 }
 

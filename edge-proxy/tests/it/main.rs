@@ -10,6 +10,7 @@
 
 mod allow;
 mod auth;
+mod control;
 mod destination;
 mod framing;
 mod limits;

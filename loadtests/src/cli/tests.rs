@@ -16,7 +16,9 @@ fn durations_take_ms_s_m_or_bare_seconds() {
 #[test]
 fn http_forward_defaults_match_the_benchmark() {
     let cli = Cli::try_parse_from(["loadtests", "http-forward"]).unwrap();
-    let Command::HttpForward(args) = cli.command;
+    let Command::HttpForward(args) = cli.command else {
+        panic!("expected http-forward")
+    };
     assert_eq!(args.duration, Duration::from_secs(10));
     assert_eq!(args.warmup, Duration::from_secs(2));
     assert_eq!(
@@ -43,7 +45,9 @@ fn http_forward_takes_targets_rate_and_pinning() {
         "3s",
     ])
     .unwrap();
-    let Command::HttpForward(args) = cli.command;
+    let Command::HttpForward(args) = cli.command else {
+        panic!("expected http-forward")
+    };
     assert_eq!(
         args.targets,
         vec![Target::Direct, Target::Peer(crate::peers::Peer::Envoy)]
@@ -52,4 +56,18 @@ fn http_forward_takes_targets_rate_and_pinning() {
     assert!(args.pin);
     assert_eq!(args.duration, Duration::from_secs(3));
     assert!(Cli::try_parse_from(["loadtests", "http-forward", "--targets", "nope"]).is_err());
+}
+
+#[test]
+fn revocation_defaults_to_twenty_edges() {
+    let cli = Cli::try_parse_from(["loadtests", "revocation"]).unwrap();
+    let Command::Revocation(args) = cli.command else {
+        panic!("expected revocation")
+    };
+    assert_eq!(
+        (args.edges, args.sessions, args.deny_all_rounds),
+        (20, 200, 20)
+    );
+    assert_eq!(args.timeout, Duration::from_secs(10));
+    assert_eq!(args.out, PathBuf::from("results/revocation.json"));
 }
