@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Debian packages: cmake (pingora's zlib-ng build), curl (the tests' real client), and the peer
-# proxies / upstream used by loadtests.
+# Debian packages: cmake (pingora's zlib-ng build), curl (the tests' real client), iproute2 (test
+# hosts in network namespaces), and the peer proxies / upstream used by loadtests.
 missing=()
-for pkg in cmake:cmake curl:curl nginx:nginx-light squid:squid tinyproxy:tinyproxy; do
+for pkg in cmake:cmake curl:curl ip:iproute2 nginx:nginx-light squid:squid tinyproxy:tinyproxy; do
   command -v "${pkg%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pkg%%:*}" ] || missing+=("${pkg##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

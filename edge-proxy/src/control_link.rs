@@ -52,6 +52,11 @@ impl ControlLink {
             .map_or(Ok(()), Err)
     }
 
+    /// Tells control which policy set this edge now enforces.
+    pub(crate) fn report_policy_hash(&self, hash: &str) {
+        self.client.report_policy_hash(hash);
+    }
+
     /// Waits (at most `timeout`) for the first snapshot; `false` if it did not come.
     pub(crate) async fn wait_ready(&self, timeout: Duration) -> bool {
         self.client.wait_ready(timeout).await.is_ok()

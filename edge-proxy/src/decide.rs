@@ -15,7 +15,7 @@ use crate::sessions::{SessionState, Trip};
 use crate::target::{self, Kind, Target};
 use base64::Engine;
 use policies::denyset::Screened;
-use policies::{Destination, Upgrade};
+use policies::{Destination, Mode, Profile, Rule, Upgrade};
 use std::borrow::Cow;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
@@ -92,8 +92,16 @@ pub(crate) async fn decide(
         .destination
         .as_ref()
         .ok_or(DenyReason::IpLiteralNotAllowed)?;
-    let rule = profile.decide(destination, target.port)?;
-    rec.rule = Some(rule.id.clone());
+    let rule = match verdict(profile, destination, target.port)? {
+        Verdict::Rule(rule) => {
+            rec.rule = Some(rule.id.clone());
+            Some(rule)
+        }
+        Verdict::WouldDeny(reason) => {
+            rec.enforce_would_deny = Some(reason);
+            None
+        }
+    };
 
     let state = edge
         .sessions
@@ -127,7 +135,7 @@ pub(crate) async fn decide(
     };
     let exact: &[IpAddr] = match destination {
         Destination::Ip(ip) => std::slice::from_ref(ip),
-        Destination::Name(_) => &rule.addresses,
+        Destination::Name(_) => rule.map_or(&[], |r| &r.addresses),
     };
     let deny_set = edge.deny_set.load();
     let ip = match deny_set.screen(&candidates, exact) {
@@ -165,7 +173,7 @@ pub(crate) async fn decide(
         } else {
             None
         };
-        if !wanted.is_some_and(|u| rule.allows_upgrade(u)) {
+        if !wanted.is_some_and(|u| rule.is_some_and(|r| r.allows_upgrade(u))) {
             return Err(DenyReason::ProtocolNotAllowed.into());
         }
     }
@@ -176,6 +184,58 @@ pub(crate) async fn decide(
         addr,
         sni,
     })
+}
+
+/// What a profile says of a destination: its rule, or — in report mode only — that enforcing
+/// would deny it for a host or port reason (never for an IP literal: report mode relaxes host,
+/// port, method and path decisions and nothing else).
+pub(crate) enum Verdict<'a> {
+    /// The rule that allows it.
+    Rule(&'a Rule),
+    /// Let through by report mode; enforcing would answer this.
+    WouldDeny(DenyReason),
+}
+
+/// The profile's verdict on `destination:port`.
+pub(crate) fn verdict<'a>(
+    profile: &'a Profile,
+    destination: &Destination,
+    port: u16,
+) -> Result<Verdict<'a>, DenyReason> {
+    match profile.decide(destination, port) {
+        Ok(rule) => Ok(Verdict::Rule(rule)),
+        Err(reason @ (DenyReason::DestinationNotAllowed | DenyReason::PortNotAllowed))
+            if profile.mode == Mode::Report =>
+        {
+            Ok(Verdict::WouldDeny(reason))
+        }
+        Err(reason) => Err(reason),
+    }
+}
+
+/// Whether the current policy set still allows an open tunnel to `allowed`'s destination and
+/// the address it dialled (after a reload).
+pub(crate) fn still_allowed(edge: &Edge, allowed: &Allowed) -> bool {
+    let policies = edge.policies.load();
+    let Some(profile) = policies.profile(&allowed.session.claims.profile) else {
+        return false;
+    };
+    let Some(destination) = &allowed.target.destination else {
+        return false;
+    };
+    let exact: &[IpAddr] = match (
+        verdict(profile, destination, allowed.target.port),
+        destination,
+    ) {
+        (Err(_), _) => return false,
+        (Ok(_), Destination::Ip(ip)) => std::slice::from_ref(ip),
+        (Ok(Verdict::Rule(rule)), Destination::Name(_)) => &rule.addresses,
+        (Ok(Verdict::WouldDeny(_)), Destination::Name(_)) => &[],
+    };
+    matches!(
+        edge.deny_set.load().screen(&[allowed.addr.ip()], exact),
+        Screened::Allowed { .. }
+    )
 }
 
 fn destination_text(d: &Destination) -> String {

@@ -33,6 +33,8 @@ pub(crate) struct Edge {
     pub(crate) metrics: Metrics,
     /// Slots for connections that have not yet authenticated.
     pub(crate) unauthenticated: Arc<Semaphore>,
+    /// Bumped on every policy swap, so open tunnels re-check their destination.
+    pub(crate) policy_generation: tokio::sync::watch::Sender<u64>,
     /// The control plane this edge follows, if configured.
     pub(crate) control: Option<ControlLink>,
 }

@@ -17,6 +17,7 @@ mod decide;
 mod edge;
 mod head;
 mod record;
+mod reload;
 mod service;
 mod sessions;
 mod target;

@@ -4,8 +4,8 @@
 //! path or session id.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use trust_core::DenyReason;
 
@@ -38,6 +38,12 @@ pub struct Metrics {
     pub audit_events: IntCounter,
     /// Audit events dropped because the queue was full.
     pub audit_dropped: IntCounter,
+    /// Policy sets swapped in by a reload.
+    pub policy_reloads_ok: IntCounter,
+    /// Policy sets refused by a reload (the last good set stayed).
+    pub policy_reloads_failed: IntCounter,
+    /// `1` for the active policy set's hash (an info metric: the one label that is not an enum).
+    policy_info: IntGaugeVec,
 }
 
 impl Metrics {
@@ -87,6 +93,20 @@ impl Metrics {
             "trust_edge_proxy_audit_events_total",
             "Audit events written",
         )?;
+        let reloads = IntCounterVec::new(
+            Opts::new(
+                "trust_edge_proxy_policy_reloads_total",
+                "Policy reloads by result",
+            ),
+            &["result"],
+        )?;
+        let policy_info = IntGaugeVec::new(
+            Opts::new(
+                "trust_edge_proxy_policy_info",
+                "The active policy set (hash label)",
+            ),
+            &["hash"],
+        )?;
         let audit_dropped = IntCounter::new(
             "trust_edge_proxy_audit_dropped_total",
             "Audit events dropped (queue full)",
@@ -102,6 +122,8 @@ impl Metrics {
             Box::new(token_cache_misses.clone()),
             Box::new(audit_events.clone()),
             Box::new(audit_dropped.clone()),
+            Box::new(reloads.clone()),
+            Box::new(policy_info.clone()),
         ] {
             registry.register(c)?;
         }
@@ -123,7 +145,16 @@ impl Metrics {
             token_cache_misses,
             audit_events,
             audit_dropped,
+            policy_reloads_ok: reloads.get_metric_with_label_values(&["ok"])?,
+            policy_reloads_failed: reloads.get_metric_with_label_values(&["error"])?,
+            policy_info,
         })
+    }
+
+    /// Marks `hash` as the active policy set.
+    pub fn set_policy(&self, hash: &str) {
+        self.policy_info.reset();
+        self.policy_info.with_label_values(&[hash]).set(1);
     }
 
     /// Counts one decision: allowed, or denied for `reason`.

@@ -44,6 +44,8 @@ pub(crate) struct Record {
     pub(crate) bytes_down: u64,
     /// The active policy set's hash.
     pub(crate) policy_hash: Option<String>,
+    /// Let through by a report-mode profile; enforcing would have answered this.
+    pub(crate) enforce_would_deny: Option<DenyReason>,
 }
 
 impl Record {
@@ -67,6 +69,7 @@ impl Record {
             bytes_up: 0,
             bytes_down: 0,
             policy_hash: None,
+            enforce_would_deny: None,
         }
     }
 
@@ -112,6 +115,10 @@ impl Record {
         e.bytes_down = self.bytes_down;
         e.set_duration(self.started.elapsed());
         e.policy_hash = self.policy_hash.take();
+        if let (None, Some(would)) = (self.reason, self.enforce_would_deny) {
+            e.enforce_would_deny = Some(true);
+            e.status_detail = Some(Cow::Borrowed(would.code()));
+        }
         e
     }
 }

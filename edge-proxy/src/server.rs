@@ -9,6 +9,7 @@ use crate::defaults;
 use crate::edge::Edge;
 use crate::error::EdgeError;
 use crate::metrics::Metrics;
+use crate::reload;
 use crate::resolver::{self, Resolver};
 use crate::service::Forwarder;
 use crate::sessions::Sessions;
@@ -148,8 +149,10 @@ pub async fn run(config: Config) -> Result<EdgeHandle, EdgeError> {
         sessions: Sessions::default(),
         audit,
         metrics: Metrics::new()?,
+        policy_generation: tokio::sync::watch::Sender::new(0),
         control,
     });
+    edge.metrics.set_policy(edge.policies.load().hash());
     let proxy = Arc::new(pingora_proxy::http_proxy(
         &Arc::new(ServerConf::default()),
         Forwarder { edge: edge.clone() },
@@ -165,6 +168,7 @@ pub async fn run(config: Config) -> Result<EdgeHandle, EdgeError> {
         tokio::spawn(admin::serve(admin_listener, edge.clone(), watcher)),
         tokio::spawn(refresh_host_addresses(edge.clone())),
         tokio::spawn(sweep_sessions(edge.clone())),
+        tokio::spawn(reload::watch(edge.clone())),
     ];
     if let Some(control) = &edge.control {
         let (state, events) = control.streams();

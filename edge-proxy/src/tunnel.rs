@@ -116,6 +116,7 @@ async fn splice<C>(
     C: AsyncRead + AsyncWrite + Unpin,
 {
     let edge = rec.edge().clone();
+    let mut policy = edge.policy_generation.subscribe();
     if upstream.write_all(&early).await.is_err() {
         return;
     }
@@ -163,6 +164,12 @@ async fn splice<C>(
                     idle_at = Instant::now() + idle;
                 }
             },
+            Ok(()) = policy.changed() => {
+                if !crate::decide::still_allowed(&edge, allowed) {
+                    tracing::info!(request_id = %rec.request_id, "tunnel closed: the reloaded policy no longer allows its destination");
+                    return;
+                }
+            }
             () = closing.wait() => {
                 tracing::info!(request_id = %rec.request_id, "tunnel closed: its session was revoked or deny-all is on");
                 return;

@@ -11,6 +11,7 @@
 pub mod client;
 pub mod dns;
 pub mod edge;
+pub mod netns;
 pub mod origin;
 pub mod raw;
 pub mod tls;

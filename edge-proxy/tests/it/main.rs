@@ -16,6 +16,7 @@ mod framing;
 mod limits;
 mod observability;
 mod pool;
+mod reload;
 mod resolve;
 mod robustness;
 mod tunnel;
@@ -127,4 +128,20 @@ pub(crate) fn host_of(target: &str) -> &str {
 /// A raw CONNECT with a Bearer token.
 pub(crate) fn connect(authority: &str, token: &str) -> Vec<u8> {
     format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: Bearer {token}\r\n\r\n").into_bytes()
+}
+
+/// A rustls client config trusting `ca_pem` (for TLS through tunnels).
+pub(crate) fn tunnel_client_config(
+    ca_pem: &str,
+) -> std::sync::Arc<tokio_rustls::rustls::ClientConfig> {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    let ders =
+        rustls_pki_types::pem::PemObject::pem_slice_iter(ca_pem.as_bytes()).map(|c| c.unwrap());
+    roots.add_parsable_certificates(ders);
+    std::sync::Arc::new(
+        tokio_rustls::rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
 }
