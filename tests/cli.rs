@@ -45,6 +45,8 @@ async fn up(data: &Path, policies: &Path, config: Option<&Path>) -> Up {
         "127.0.0.1:0",
         "--sync-listen",
         "127.0.0.1:0",
+        "--sds-admin-listen",
+        "127.0.0.1:0",
     ])
     .stdout(Stdio::piped())
     .kill_on_drop(true);
@@ -160,6 +162,14 @@ async fn up_issues_tokens_serves_traffic_and_keeps_a_verifiable_audit_log() {
     let data = dir.path().join("data");
     let policies = literal_policy(dir.path(), origin.port());
     let edge = up(&data, &policies, None).await;
+    let socket = std::fs::metadata(data.join("sds.sock")).expect("up runs the SDS server");
+    assert!(std::os::unix::fs::FileTypeExt::is_socket(
+        &socket.file_type()
+    ));
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&socket.permissions()) & 0o777,
+        0o600
+    );
     for secret in ["api-tokens/orchestrator.token", "api-tokens/operator.token"] {
         let meta = std::fs::metadata(data.join(secret)).unwrap();
         let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;

@@ -52,6 +52,10 @@ pub(crate) struct UpArgs {
     /// Control's sync (mutual TLS) address the edge follows.
     #[arg(long, default_value = control::defaults::SYNC_LISTEN)]
     sync_listen: SocketAddr,
+    /// The SDS server's admin address (/metrics, /debug/sds); it serves SDS on a Unix socket
+    /// in the data dir.
+    #[arg(long, default_value_t = sds_server::defaults::ADMIN_LISTEN)]
+    sds_admin_listen: SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +139,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         plane.proxy_url = format!("http://{listen}");
     }
     let control = control::run(plane).await?;
+    let sds = start_sds(&data_dir, args.sds_admin_listen).await?;
     // The edge follows control over mutual TLS (control's CA pinned, a client certificate issued
     // by it); with a control, the edge trusts only the keys control pushes.
     let tls_dir = data_dir.join("edges").join("local");
@@ -173,6 +178,14 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         hash.get(..12).unwrap_or_default()
     );
     println!("  audit     {}", audit_path.display());
+    if let Some(socket) = sds.handle.socket_path() {
+        println!(
+            "  sds       unix:{} (secrets manifest in {}; admin http://{}/metrics)",
+            socket.display(),
+            data_dir.join("secrets").display(),
+            sds.handle.admin_addr()
+        );
+    }
     println!();
     println!("Route a sandbox through it:");
     println!(
@@ -187,7 +200,32 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     wait_for_signal().await;
     edge.stop().await;
     control.stop().await;
+    sds.handle.stop().await;
+    if let Err(e) = sds.audit.close().await {
+        eprintln!("warning: the SDS audit log did not close cleanly: {e}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The SDS server `up` runs: secrets from `<data_dir>/secrets` over a Unix socket.
+struct Sds {
+    handle: sds_server::SdsHandle,
+    audit: trust_core::audit::AuditWriter,
+}
+
+async fn start_sds(data_dir: &Path, admin: SocketAddr) -> anyhow::Result<Sds> {
+    let mut config = sds_server::Config::embedded(data_dir);
+    config.admin_listen = admin;
+    if let Some(files) = &config.files {
+        files
+            .prepare()
+            .with_context(|| format!("preparing {}", files.dir.display()))?;
+    }
+    let mut audit_config = trust_core::audit::AuditConfig::new(data_dir);
+    audit_config.file_name = super::sds::AUDIT_FILE.to_owned();
+    let (log, audit) = trust_core::audit::start(audit_config)?;
+    let handle = sds_server::run(config, log).await?;
+    Ok(Sds { handle, audit })
 }
 
 /// `trust-edge edge-proxy --config FILE`: the edge alone.

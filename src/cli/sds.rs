@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use trust_core::audit::AuditConfig;
 
 /// Audit file of the SDS server inside its data dir (apart from the edge's chain).
-const AUDIT_FILE: &str = "sds-audit.log";
+pub(crate) const AUDIT_FILE: &str = "sds-audit.log";
 
 /// Flags of `trust-edge sds-server`; each overrides the config file.
 #[derive(Debug, Args)]
