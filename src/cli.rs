@@ -3,6 +3,7 @@
 mod audit;
 mod control;
 mod edge;
+mod policy;
 mod sds;
 mod session;
 mod token;
@@ -44,6 +45,9 @@ enum Command {
     Keys(session::KeysArgs),
     /// Run the SDS server alone (Envoy Secret Discovery Service for Envoy fleets and edges).
     SdsServer(sds::SdsArgs),
+    /// Policy files: check, explain, test, diff, schema.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 /// Sets up logging to stderr; never logs header values, tokens or bodies.
@@ -67,5 +71,6 @@ pub(crate) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Killswitch(args) => session::killswitch(args).await,
         Command::Keys(args) => session::keys(args).await,
         Command::SdsServer(args) => sds::run(args).await,
+        Command::Policy(cmd) => policy::run(cmd),
     }
 }

@@ -15,7 +15,7 @@ use crate::sessions::{SessionState, Trip};
 use crate::target::{self, Kind, Target};
 use base64::Engine;
 use policies::denyset::Screened;
-use policies::{Destination, Mode, Profile, Rule, Upgrade};
+use policies::{Destination, ReportDecision, Upgrade};
 use std::borrow::Cow;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
@@ -92,12 +92,14 @@ pub(crate) async fn decide(
         .destination
         .as_ref()
         .ok_or(DenyReason::IpLiteralNotAllowed)?;
-    let rule = match verdict(profile, destination, target.port)? {
-        Verdict::Rule(rule) => {
+    // Report mode relaxes host and port refusals only (see `Profile::decide_report`).
+    let rule = match profile.decide_report(destination, target.port) {
+        ReportDecision::Deny(reason) => return Err(reason.into()),
+        ReportDecision::Allow(rule) => {
             rec.rule = Some(rule.id.clone());
             Some(rule)
         }
-        Verdict::WouldDeny(reason) => {
+        ReportDecision::WouldDeny(reason) => {
             rec.enforce_would_deny = Some(reason);
             None
         }
@@ -186,33 +188,6 @@ pub(crate) async fn decide(
     })
 }
 
-/// What a profile says of a destination: its rule, or — in report mode only — that enforcing
-/// would deny it for a host or port reason (never for an IP literal: report mode relaxes host,
-/// port, method and path decisions and nothing else).
-pub(crate) enum Verdict<'a> {
-    /// The rule that allows it.
-    Rule(&'a Rule),
-    /// Let through by report mode; enforcing would answer this.
-    WouldDeny(DenyReason),
-}
-
-/// The profile's verdict on `destination:port`.
-pub(crate) fn verdict<'a>(
-    profile: &'a Profile,
-    destination: &Destination,
-    port: u16,
-) -> Result<Verdict<'a>, DenyReason> {
-    match profile.decide(destination, port) {
-        Ok(rule) => Ok(Verdict::Rule(rule)),
-        Err(reason @ (DenyReason::DestinationNotAllowed | DenyReason::PortNotAllowed))
-            if profile.mode == Mode::Report =>
-        {
-            Ok(Verdict::WouldDeny(reason))
-        }
-        Err(reason) => Err(reason),
-    }
-}
-
 /// Whether the current policy set still allows an open tunnel to `allowed`'s destination and
 /// the address it dialled (after a reload).
 pub(crate) fn still_allowed(edge: &Edge, allowed: &Allowed) -> bool {
@@ -224,13 +199,13 @@ pub(crate) fn still_allowed(edge: &Edge, allowed: &Allowed) -> bool {
         return false;
     };
     let exact: &[IpAddr] = match (
-        verdict(profile, destination, allowed.target.port),
+        profile.decide_report(destination, allowed.target.port),
         destination,
     ) {
-        (Err(_), _) => return false,
-        (Ok(_), Destination::Ip(ip)) => std::slice::from_ref(ip),
-        (Ok(Verdict::Rule(rule)), Destination::Name(_)) => &rule.addresses,
-        (Ok(Verdict::WouldDeny(_)), Destination::Name(_)) => &[],
+        (ReportDecision::Deny(_), _) => return false,
+        (_, Destination::Ip(ip)) => std::slice::from_ref(ip),
+        (ReportDecision::Allow(rule), Destination::Name(_)) => &rule.addresses,
+        (ReportDecision::WouldDeny(_), Destination::Name(_)) => &[],
     };
     matches!(
         edge.deny_set.load().screen(&[allowed.addr.ip()], exact),

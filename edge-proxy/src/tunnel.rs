@@ -35,13 +35,17 @@ pub(crate) async fn run<C>(
     }
     let _active = Active::new(&edge.metrics.active_tunnels);
     let hello_deadline = Instant::now() + cfg.client_hello_timeout;
-    let hello = client_hello::read(
+    let reading = client_hello::read(
         client,
         &mut early,
         crate::defaults::MAX_CLIENT_HELLO_BYTES,
         hello_deadline,
-    )
-    .await;
+    );
+    // A revocation also ends a tunnel that has not sent its ClientHello yet.
+    let hello = tokio::select! {
+        hello = reading => hello,
+        () = closing.wait() => return,
+    };
     let sni_ok = match (&hello, &allowed.sni) {
         (Ok(Hello::Sni(sni)), Some(host)) => sni == host,
         (Ok(Hello::NoSni), None) => true,

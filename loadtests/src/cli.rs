@@ -65,18 +65,27 @@ pub struct SdsFanoutArgs {
 /// Options of `revocation`.
 #[derive(Debug, Args)]
 pub struct RevocationArgs {
-    /// Watching edges (control sync clients over mutual TLS).
+    /// Watching edges (`trust-edge edge-proxy` children; sync clients with `--sync-clients`).
     #[arg(long, default_value_t = 20)]
     pub edges: usize,
-    /// Sessions created, then revoked one by one.
+    /// Sessions, each with a tunnel through every edge, then revoked one by one.
     #[arg(long, default_value_t = 200)]
     pub sessions: usize,
-    /// Deny-all on/off rounds.
+    /// Deny-all on/off rounds (each with a fresh session's tunnels).
     #[arg(long, default_value_t = 20)]
     pub deny_all_rounds: usize,
     /// How long one action may take to reach every edge.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// The trust-edge binary the edges run.
+    #[arg(long, default_value = "target/release/trust-edge")]
+    pub edge_bin: PathBuf,
+    /// Pause between one edge's polls after an action.
+    #[arg(long, default_value = "1ms", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// Play the edges with control sync clients in this process (no proxy, no tunnels).
+    #[arg(long)]
+    pub sync_clients: bool,
     /// Where the JSON report is written.
     #[arg(long, default_value = "results/revocation.json")]
     pub out: PathBuf,
@@ -195,11 +204,20 @@ pub fn run(cli: Cli, locations: Locations) -> ExitCode {
 }
 
 fn run_revocation(args: &RevocationArgs) -> ExitCode {
+    let target = if args.sync_clients {
+        crate::revocation::Target::SyncClients
+    } else {
+        crate::revocation::Target::Edges {
+            bin: args.edge_bin.clone(),
+            poll_interval: args.poll_interval,
+        }
+    };
     let options = crate::revocation::Options {
         edges: args.edges,
         sessions: args.sessions,
         deny_all_rounds: args.deny_all_rounds,
         timeout: args.timeout,
+        target,
     };
     let report = match crate::revocation::run(&options) {
         Ok(report) => report,

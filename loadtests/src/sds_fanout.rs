@@ -34,6 +34,9 @@ use crate::process::{ChildProc, Pin, free_port};
 use crate::report::Check;
 use crate::revocation::Stats;
 
+#[cfg(test)]
+mod tests;
+
 /// The claim checked: p99 from the file rename to a stream's response, in ms.
 pub const FANOUT_P99_BOUND_MS: f64 = 500.0;
 const SECRET: &str = "fanout-key";
@@ -84,6 +87,7 @@ pub struct SdsFanoutReport {
 }
 
 /// One response seen by one stream.
+#[derive(Debug)]
 struct Seen {
     stream: usize,
     version: String,

@@ -4,8 +4,9 @@
 use crate::defaults;
 use crate::model::{HostPattern, Limits, Mode, Profile, Tripwire, TripwireAction};
 use crate::rule;
+use crate::units;
 use crate::walker::{Fields, Walker};
-use crate::yaml::{Node, Pos};
+use crate::yaml::{Node, Pos, Value};
 
 /// The only `apiVersion` this edge reads.
 pub const API_VERSION: &str = "trust-edge/v1";
@@ -16,17 +17,18 @@ pub const KIND: &str = "EgressProfile";
 /// Longest profile name (a DNS label's length).
 const MAX_NAME_LEN: usize = 63;
 
-const TOP_KEYS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
-const METADATA_KEYS: &[&str] = &["name"];
-const SPEC_KEYS: &[&str] = &["mode", "limits", "tripwire", "destinations"];
-const LIMIT_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
+pub(crate) const METADATA_KEYS: &[&str] = &["name"];
+pub(crate) const SPEC_KEYS: &[&str] = &["mode", "limits", "tripwire", "destinations"];
+pub(crate) const LIMIT_KEYS: &[&str] = &[
     "requests_per_second",
     "burst",
     "max_connections",
     "tunnel_idle_timeout",
     "tunnel_max_lifetime",
 ];
-const TRIPWIRE_KEYS: &[&str] = &["upload_bytes", "distinct_destinations", "window", "action"];
+pub(crate) const TRIPWIRE_KEYS: &[&str] =
+    &["upload_bytes", "distinct_destinations", "window", "action"];
 const MODES: &[(&str, Mode)] = &[("enforce", Mode::Enforce), ("report", Mode::Report)];
 const ACTIONS: &[(&str, TripwireAction)] = &[
     ("alert", TripwireAction::Alert),
@@ -65,7 +67,10 @@ pub(crate) fn document(w: &mut Walker<'_>, doc: &Node) -> Compiled {
         }
     };
     let profile = match top.get("spec") {
-        Some(node) => spec(w, node, name.as_ref().map(|(n, _)| n.clone())),
+        Some(node) => {
+            let key_pos = top.key("spec").map_or(node.pos, |k| k.pos);
+            spec(w, node, key_pos, name.as_ref().map(|(n, _)| n.clone()))
+        }
         None => {
             w.missing(&top, "the document", "spec", "spec: {destinations: []}");
             None
@@ -118,58 +123,167 @@ fn is_valid_profile_name(name: &str) -> bool {
         && name.bytes().last().as_ref().is_some_and(alnum)
 }
 
-fn spec(w: &mut Walker<'_>, node: &Node, name: Option<String>) -> Option<Profile> {
+/// `spec`; `key_pos` is where the `spec` key is written (a "not set" warning points there).
+fn spec(w: &mut Walker<'_>, node: &Node, key_pos: Pos, name: Option<String>) -> Option<Profile> {
     let fields = w.mapping(node, "spec", SPEC_KEYS)?;
     let mode = match fields.get("mode") {
         Some(node) => w.keyword(node, "spec.mode", MODES),
         None => Some(defaults::MODE),
     };
-    let limits = limits(w, fields.get("limits"));
-    let tripwire = tripwire(w, fields.get("tripwire"));
-    let mut rules = Vec::new();
-    let mut seen: Vec<(HostPattern, usize)> = Vec::new();
     let items = match fields.get("destinations") {
         Some(node) => w
             .list(node, "spec.destinations", "destination rules")
             .unwrap_or_default(),
         None => &[],
     };
+    // A profile with no destinations allows nothing, so its limits never apply: no warning.
+    let warn_defaults = !items.is_empty();
+    let limits = limits(w, &fields, key_pos, warn_defaults);
+    let tripwire = tripwire(w, &fields, key_pos, warn_defaults);
+    let mut rules = Vec::new();
+    let mut seen: Vec<(HostPattern, usize, Option<&str>)> = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        let Some((rule, host_pos)) = rule::compile(w, item, index) else {
+        let parts = rule::compile(w, item, index);
+        let Some((host, host_pos)) = parts.host else {
             continue;
         };
-        if let Some((_, line)) = seen.iter().find(|(host, _)| *host == rule.host) {
-            w.error(
-                host_pos,
-                format!("host `{}` is already listed at line {line} of this profile; merge the two rules", rule.host),
-            );
+        if let Some((_, line, rung)) = seen.iter().find(|(seen, _, _)| *seen == host) {
+            let message = match (rung, parts.rung) {
+                (Some(first), Some(here)) if *first != here => format!(
+                    "host `{host}` is already listed at line {line} of this profile with rung \
+                     `{first}`, and here with rung `{here}`; a host has one rung: merge the two \
+                     rules"
+                ),
+                _ => format!(
+                    "host `{host}` is already listed at line {line} of this profile; merge the two rules"
+                ),
+            };
+            w.error(host_pos, message);
             continue;
         }
-        seen.push((rule.host.clone(), host_pos.line));
-        rules.push(rule);
+        seen.push((host, host_pos.line, parts.rung));
+        rules.extend(parts.rule);
     }
     Some(Profile::new(name?, mode?, limits?, tripwire?, rules))
 }
 
-fn limits(w: &mut Walker<'_>, node: Option<&Node>) -> Option<Limits> {
-    let fields = match node {
-        Some(node) => Some(w.mapping(node, "spec.limits", LIMIT_KEYS)?),
+/// Words people write for "no limit"; every limit is finite, so each gets a precise refusal.
+const UNBOUNDED: &[&str] = &[
+    "unlimited",
+    "unbounded",
+    "infinite",
+    "infinity",
+    "inf",
+    ".inf",
+    "none",
+    "never",
+    "off",
+    "max",
+    "-1",
+];
+
+/// The value of `key` in an optional mapping, refusing a written-but-empty value and the
+/// "no limit" words; `Err(())` when refused (already recorded).
+fn limit_value<'n>(
+    w: &mut Walker<'_>,
+    fields: Option<&Fields<'n>>,
+    section: &str,
+    key: &str,
+    default: &str,
+) -> Result<Option<&'n Node>, ()> {
+    let Some(node) = fields.and_then(|f| f.get_raw(key)) else {
+        return Ok(None);
+    };
+    let refused = node.is_null()
+        || matches!(&node.value, Value::Scalar { text, .. }
+            if UNBOUNDED.contains(&text.to_ascii_lowercase().as_str()));
+    if refused {
+        w.error(
+            node.pos,
+            format!(
+                "`{section}.{key}` cannot be {}: there is no unlimited; write a value above zero, \
+                 or leave `{key}` out for the default ({default})",
+                node.describe()
+            ),
+        );
+        return Err(());
+    }
+    Ok(Some(node))
+}
+
+/// Warns that the keys of `section` in `missing` take their defaults (each `(key, default)`).
+fn warn_defaults(
+    w: &mut Walker<'_>,
+    pos: Pos,
+    section: &str,
+    written: bool,
+    missing: &[(&str, String)],
+) {
+    if missing.is_empty() {
+        return;
+    }
+    let values: Vec<String> = missing.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let what = if written {
+        let keys: Vec<&str> = missing.iter().map(|(k, _)| *k).collect();
+        format!("`{section}` leaves out {}", keys.join(", "))
+    } else {
+        format!("`{section}` is not set")
+    };
+    w.warn(
+        pos,
+        format!(
+            "{what}; the documented defaults apply: {}; write them out so reviewers see them",
+            values.join(", ")
+        ),
+    );
+}
+
+fn limits(w: &mut Walker<'_>, spec: &Fields<'_>, spec_at: Pos, warn: bool) -> Option<Limits> {
+    const SECTION: &str = "spec.limits";
+    let written = spec.get("limits");
+    let fields = match written {
+        Some(node) => Some(w.mapping(node, SECTION, LIMIT_KEYS)?),
         None => None,
     };
-    let get = |key: &str| fields.as_ref().and_then(|f| f.get(key));
-    let u32_or = |w: &mut Walker<'_>, key: &str, default: u32| match get(key) {
-        Some(node) => w.positive_u32(node, &format!("spec.limits.{key}")),
-        None => Some(default),
+    let mut missing = Vec::new();
+    let mut number = |w: &mut Walker<'_>, key: &str, default: u32| match limit_value(
+        w,
+        fields.as_ref(),
+        SECTION,
+        key,
+        &default.to_string(),
+    ) {
+        Ok(Some(node)) => w.positive_u32(node, &format!("{SECTION}.{key}")),
+        Ok(None) => {
+            missing.push((key.to_owned(), default.to_string()));
+            Some(default)
+        }
+        Err(()) => None,
     };
-    let requests_per_second = u32_or(w, "requests_per_second", defaults::REQUESTS_PER_SECOND);
-    let burst = u32_or(w, "burst", defaults::BURST);
-    let max_connections = u32_or(w, "max_connections", defaults::MAX_CONNECTIONS);
-    let duration_or = |w: &mut Walker<'_>, key: &str, default| match get(key) {
-        Some(node) => w.duration(node, &format!("spec.limits.{key}")),
-        None => Some(default),
+    let requests_per_second = number(w, "requests_per_second", defaults::REQUESTS_PER_SECOND);
+    let burst = number(w, "burst", defaults::BURST);
+    let max_connections = number(w, "max_connections", defaults::MAX_CONNECTIONS);
+    let mut duration = |w: &mut Walker<'_>, key: &str, default| {
+        let shown = units::format_duration(default);
+        match limit_value(w, fields.as_ref(), SECTION, key, &shown) {
+            Ok(Some(node)) => w.duration(node, &format!("{SECTION}.{key}")),
+            Ok(None) => {
+                missing.push((key.to_owned(), shown));
+                Some(default)
+            }
+            Err(()) => None,
+        }
     };
-    let tunnel_idle_timeout = duration_or(w, "tunnel_idle_timeout", defaults::TUNNEL_IDLE_TIMEOUT);
-    let tunnel_max_lifetime = duration_or(w, "tunnel_max_lifetime", defaults::TUNNEL_MAX_LIFETIME);
+    let tunnel_idle_timeout = duration(w, "tunnel_idle_timeout", defaults::TUNNEL_IDLE_TIMEOUT);
+    let tunnel_max_lifetime = duration(w, "tunnel_max_lifetime", defaults::TUNNEL_MAX_LIFETIME);
+    if warn {
+        let pos = fields.as_ref().map_or(spec_at, |f| f.pos);
+        let missing: Vec<(&str, String)> = missing
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        warn_defaults(w, pos, SECTION, fields.is_some(), &missing);
+    }
     Some(Limits {
         requests_per_second: requests_per_second?,
         burst: burst?,
@@ -179,28 +293,54 @@ fn limits(w: &mut Walker<'_>, node: Option<&Node>) -> Option<Limits> {
     })
 }
 
-fn tripwire(w: &mut Walker<'_>, node: Option<&Node>) -> Option<Tripwire> {
-    let fields = match node {
-        Some(node) => Some(w.mapping(node, "spec.tripwire", TRIPWIRE_KEYS)?),
+fn tripwire(w: &mut Walker<'_>, spec: &Fields<'_>, spec_at: Pos, warn: bool) -> Option<Tripwire> {
+    const SECTION: &str = "spec.tripwire";
+    let written = spec.get("tripwire");
+    let fields = match written {
+        Some(node) => Some(w.mapping(node, SECTION, TRIPWIRE_KEYS)?),
         None => None,
     };
-    let get = |key: &str| fields.as_ref().and_then(|f| f.get(key));
-    let upload_bytes = match get("upload_bytes") {
-        Some(node) => w.size(node, "spec.tripwire.upload_bytes"),
-        None => Some(defaults::TRIPWIRE_UPLOAD_BYTES),
+    let f = fields.as_ref();
+    let mut missing: Vec<(&str, String)> = Vec::new();
+    let upload_default = units::format_size(defaults::TRIPWIRE_UPLOAD_BYTES);
+    let upload_bytes = match limit_value(w, f, SECTION, "upload_bytes", &upload_default) {
+        Ok(Some(node)) => w.size(node, "spec.tripwire.upload_bytes"),
+        Ok(None) => {
+            missing.push(("upload_bytes", upload_default));
+            Some(defaults::TRIPWIRE_UPLOAD_BYTES)
+        }
+        Err(()) => None,
     };
-    let distinct_destinations = match get("distinct_destinations") {
-        Some(node) => w.positive_u32(node, "spec.tripwire.distinct_destinations"),
-        None => Some(defaults::TRIPWIRE_DISTINCT_DESTINATIONS),
+    let count_default = defaults::TRIPWIRE_DISTINCT_DESTINATIONS.to_string();
+    let distinct_destinations =
+        match limit_value(w, f, SECTION, "distinct_destinations", &count_default) {
+            Ok(Some(node)) => w.positive_u32(node, "spec.tripwire.distinct_destinations"),
+            Ok(None) => {
+                missing.push(("distinct_destinations", count_default));
+                Some(defaults::TRIPWIRE_DISTINCT_DESTINATIONS)
+            }
+            Err(()) => None,
+        };
+    let window_default = units::format_duration(defaults::TRIPWIRE_WINDOW);
+    let window = match limit_value(w, f, SECTION, "window", &window_default) {
+        Ok(Some(node)) => w.duration(node, "spec.tripwire.window"),
+        Ok(None) => {
+            missing.push(("window", window_default));
+            Some(defaults::TRIPWIRE_WINDOW)
+        }
+        Err(()) => None,
     };
-    let window = match get("window") {
-        Some(node) => w.duration(node, "spec.tripwire.window"),
-        None => Some(defaults::TRIPWIRE_WINDOW),
-    };
-    let action = match get("action") {
+    let action = match f.and_then(|f| f.get("action")) {
         Some(node) => w.keyword(node, "spec.tripwire.action", ACTIONS),
-        None => Some(defaults::TRIPWIRE_ACTION),
+        None => {
+            missing.push(("action", defaults::TRIPWIRE_ACTION.as_str().to_owned()));
+            Some(defaults::TRIPWIRE_ACTION)
+        }
     };
+    if warn {
+        let pos = f.map_or(spec_at, |f| f.pos);
+        warn_defaults(w, pos, SECTION, f.is_some(), &missing);
+    }
     Some(Tripwire {
         upload_bytes: upload_bytes?,
         distinct_destinations: distinct_destinations?,

@@ -7,7 +7,23 @@ use trust_core::DenyReason;
 
 use crate::authority::Destination;
 use crate::host;
-use crate::model::{Profile, Rule};
+use crate::model::{Mode, Profile, Rule};
+
+/// A decision under the profile's [`Mode`]: what the edge does with a request's host and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportDecision<'p> {
+    /// A rule allows the destination and port: carry it on the rule's rung (with the rule's
+    /// exact `addresses:`, if any, when screening the resolved addresses).
+    Allow(&'p Rule),
+    /// Report mode only: the profile would deny the request for this reason, and lets it
+    /// through. The edge marks the audit event `enforce_would_deny: true`; there is no rule,
+    /// so it screens the resolved addresses with NO exact addresses (the whole deny-set
+    /// applies), injects nothing, allows no `Upgrade`, and every later check (deny-set,
+    /// protected sockets, limits, SNI/Host binding) still refuses as usual.
+    WouldDeny(DenyReason),
+    /// Refused, in either mode.
+    Deny(DenyReason),
+}
 
 impl Profile {
     /// Decides whether this profile allows `dest` on `port`, and by which rule.
@@ -37,6 +53,52 @@ impl Profile {
             }
             Destination::Name(name) => self.decide_name(name, port),
         }
+    }
+
+    /// Decides like [`Profile::decide`], then applies the profile's mode.
+    ///
+    /// In [`Mode::Enforce`] every refusal is [`ReportDecision::Deny`]. In [`Mode::Report`] a
+    /// host or port refusal of a NAME ([`DenyReason::DestinationNotAllowed`],
+    /// [`DenyReason::PortNotAllowed`]) becomes [`ReportDecision::WouldDeny`]. An IP-literal
+    /// destination is never relaxed by report mode: an unlisted address
+    /// ([`DenyReason::IpLiteralNotAllowed`]) and a listed address on an unlisted port
+    /// ([`DenyReason::PortNotAllowed`]) are both [`ReportDecision::Deny`], since an IP-literal
+    /// rule bypasses the deny-set for its address and must not widen to other ports. Report
+    /// mode relaxes nothing else either (tokens, the deny-set, SNI/Host binding, limits, the
+    /// kill switch are checked outside this function and stay enforced). Pure, like
+    /// [`Profile::decide`].
+    pub fn decide_report(&self, dest: &Destination, port: u16) -> ReportDecision<'_> {
+        match self.decide(dest, port) {
+            Ok(rule) => ReportDecision::Allow(rule),
+            Err(reason @ (DenyReason::DestinationNotAllowed | DenyReason::PortNotAllowed))
+                if self.mode == Mode::Report && matches!(dest, Destination::Name(_)) =>
+            {
+                ReportDecision::WouldDeny(reason)
+            }
+            Err(reason) => ReportDecision::Deny(reason),
+        }
+    }
+
+    /// Every rule whose host matches `dest`, in the order [`Profile::decide`] tries them
+    /// (exact name, then wildcards from the longest suffix), whatever their ports: what
+    /// `policy explain` shows when a port falls through. Allocates; not for the request path.
+    pub fn matching_rules(&self, dest: &Destination) -> Vec<&Rule> {
+        let indexes: Vec<usize> = match dest {
+            Destination::Ip(ip) => self.ip.get(ip).copied().into_iter().collect(),
+            Destination::Name(name) if host::is_valid_name(name) => {
+                let parents = name
+                    .match_indices('.')
+                    .filter_map(|(dot, _)| name.get(dot.saturating_add(1)..));
+                self.exact
+                    .get(name.as_str())
+                    .into_iter()
+                    .chain(parents.filter_map(|suffix| self.wildcard.get(suffix)))
+                    .copied()
+                    .collect()
+            }
+            Destination::Name(_) => Vec::new(),
+        };
+        indexes.iter().filter_map(|&i| self.rules.get(i)).collect()
     }
 
     fn decide_name(&self, name: &str, port: u16) -> Result<&Rule, DenyReason> {

@@ -74,6 +74,16 @@ pub enum Mode {
     Report,
 }
 
+impl Mode {
+    /// The name used in policy files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Report => "report",
+        }
+    }
+}
+
 /// Per-session limits. Every value is finite and above zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Limits {
@@ -109,6 +119,16 @@ pub enum TripwireAction {
     Alert,
     /// Refuse the session's further requests with `tripwire`.
     Deny,
+}
+
+impl TripwireAction {
+    /// The name used in policy files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TripwireAction::Alert => "alert",
+            TripwireAction::Deny => "deny",
+        }
+    }
 }
 
 /// One destination rule.

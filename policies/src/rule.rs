@@ -5,11 +5,11 @@ use std::net::{IpAddr, Ipv6Addr};
 use crate::defaults;
 use crate::host;
 use crate::model::{HostPattern, Rule, Rung, Upgrade};
-use crate::walker::Walker;
+use crate::walker::{Fields, Walker};
 use crate::yaml::{Node, Pos};
 
 /// Keys of a destination rule. `http` and `inject` are known so they get a precise refusal.
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "host",
     "ports",
     "rung",
@@ -19,30 +19,33 @@ const KEYS: &[&str] = &[
     "inject",
 ];
 
-/// Keys that need the `bump` rung, which this edge does not support yet.
-const NEEDS_BUMP: &[&str] = &["http", "inject"];
-
+/// Rung names as written; `bump` is known so it gets a precise refusal.
 const RUNGS: &[(&str, Option<Rung>)] = &[("pass-through", Some(Rung::PassThrough)), ("bump", None)];
 
 const UPGRADES: &[(&str, Upgrade)] = &[("websocket", Upgrade::WebSocket), ("h2c", Upgrade::H2c)];
 
-/// Checks the rule at `node` (`destinations[index]`); `None` when it has any error, all of
-/// them recorded. Also returns where its host is written, for duplicate reports.
-pub(crate) fn compile(w: &mut Walker<'_>, node: &Node, index: usize) -> Option<(Rule, Pos)> {
+/// What one `destinations:` entry yielded: as much as could be read, for the checks across
+/// rules (a host listed twice), and the rule itself when the entry has no error.
+pub(crate) struct Parts {
+    /// The host pattern and where it is written, when it parsed.
+    pub(crate) host: Option<(HostPattern, Pos)>,
+    /// The rung as written (`pass-through`, `bump`), when it is a known name.
+    pub(crate) rung: Option<&'static str>,
+    /// The rule, when the entry has no error at all.
+    pub(crate) rule: Option<Rule>,
+}
+
+/// Checks the rule at `node` (`destinations[index]`), recording every problem in `w`.
+pub(crate) fn compile(w: &mut Walker<'_>, node: &Node, index: usize) -> Parts {
     let what = format!("spec.destinations[{index}]");
     let errors_before = w.error_count();
-    let fields = w.mapping(node, &what, KEYS)?;
-    for key in NEEDS_BUMP {
-        if let Some(key_node) = fields.key(key) {
-            w.error(
-                key_node.pos,
-                format!(
-                    "`{key}` needs rung `bump` (TLS interception), which this edge does not support \
-                     yet; remove `{key}` from `{what}`"
-                ),
-            );
-        }
-    }
+    let Some(fields) = w.mapping(node, &what, KEYS) else {
+        return Parts {
+            host: None,
+            rung: None,
+            rule: None,
+        };
+    };
     let host_node = fields.get("host");
     let host = match host_node {
         Some(node) => w
@@ -59,25 +62,8 @@ pub(crate) fn compile(w: &mut Walker<'_>, node: &Node, index: usize) -> Option<(
             None
         }
     };
-    let rung = match fields.get("rung") {
-        Some(node) => match w.keyword(node, &format!("{what}.rung"), RUNGS) {
-            Some(None) => {
-                w.error(
-                    node.pos,
-                    format!(
-                        "`{what}.rung`: `bump` (TLS interception) is not supported yet; this edge \
-                         refuses the rule rather than carry it as `pass-through`"
-                    ),
-                );
-                None
-            }
-            other => other.flatten(),
-        },
-        None => {
-            w.missing(&fields, &what, "rung", "rung: pass-through");
-            None
-        }
-    };
+    let (rung_name, rung) = rung(w, &fields, &what);
+    bump_only_keys(w, &fields, &what, host.as_ref(), rung_name);
     let ports_node = fields.get("ports");
     let ports = match ports_node {
         Some(node) => ports(w, node, &format!("{what}.ports")),
@@ -91,10 +77,24 @@ pub(crate) fn compile(w: &mut Walker<'_>, node: &Node, index: usize) -> Option<(
         Some(node) => upgrades(w, node, &format!("{what}.upgrades")),
         None => Some(Vec::new()),
     };
-    let needs_ports = matches!(host, Some(HostPattern::Ip(_)))
-        || addresses.as_ref().is_some_and(|a| !a.is_empty());
-    if needs_ports && ports_node.is_none() {
-        w.missing(&fields, &what, "ports", "ports: [443]");
+    if ports_node.is_none() {
+        if matches!(host, Some(HostPattern::Ip(_))) {
+            w.error(
+                fields.pos,
+                format!(
+                    "`{what}` names an IP address but no `ports`; a rule for an exact address \
+                     must list its exact ports (for example `ports: [443]`)"
+                ),
+            );
+        } else if addresses.as_ref().is_some_and(|a| !a.is_empty()) {
+            w.error(
+                fields.pos,
+                format!(
+                    "`{what}` has `addresses` but no `ports`; a rule that names exact addresses \
+                     must list its exact ports (for example `ports: [8443]`)"
+                ),
+            );
+        }
     }
     if let (Some(host), Some(addresses), Some(node)) = (&host, &addresses, fields.get("addresses"))
         && !addresses.is_empty()
@@ -107,18 +107,102 @@ pub(crate) fn compile(w: &mut Walker<'_>, node: &Node, index: usize) -> Option<(
             ),
         );
     }
-    if w.error_count() != errors_before {
-        return None;
-    }
-    let rule = Rule {
-        id: format!("{}:{}", w.file(), node.pos.line),
-        host: host?,
-        ports: ports?,
-        rung: rung?,
-        addresses: addresses?,
-        upgrades: upgrades?,
+    let host_at = host
+        .clone()
+        .map(|h| (h, host_node.map_or(node.pos, |n| n.pos)));
+    let rule = match (host, ports, rung, addresses, upgrades) {
+        (Some(host), Some(ports), Some(rung), Some(addresses), Some(upgrades))
+            if w.error_count() == errors_before =>
+        {
+            Some(Rule {
+                id: format!("{}:{}", w.file(), node.pos.line),
+                host,
+                ports,
+                rung,
+                addresses,
+                upgrades,
+            })
+        }
+        _ => None,
     };
-    Some((rule, host_node.map_or(node.pos, |n| n.pos)))
+    Parts {
+        host: host_at,
+        rung: rung_name,
+        rule,
+    }
+}
+
+/// The rung: its name as written (when known) and the rung itself (when supported).
+fn rung(
+    w: &mut Walker<'_>,
+    fields: &Fields<'_>,
+    what: &str,
+) -> (Option<&'static str>, Option<Rung>) {
+    let Some(node) = fields.get("rung") else {
+        w.missing(fields, what, "rung", "rung: pass-through");
+        return (None, None);
+    };
+    match w.keyword(node, &format!("{what}.rung"), RUNGS) {
+        Some(Some(rung)) => (Some(rung.as_str()), Some(rung)),
+        Some(None) => {
+            w.error(
+                node.pos,
+                format!(
+                    "`{what}.rung`: `bump` (TLS interception) is not available yet; this edge \
+                     refuses the rule rather than carry it as `pass-through`"
+                ),
+            );
+            (Some("bump"), None)
+        }
+        None => (None, None),
+    }
+}
+
+/// `http:` and `inject:` only mean something on the `bump` rung (which is refused today):
+/// on a `pass-through` rule they could not be enforced, and a credential never goes to a
+/// wildcard host.
+fn bump_only_keys(
+    w: &mut Walker<'_>,
+    fields: &Fields<'_>,
+    what: &str,
+    host: Option<&HostPattern>,
+    rung: Option<&str>,
+) {
+    let pass_through = rung == Some(Rung::PassThrough.as_str());
+    if let Some(key) = fields.key("http")
+        && pass_through
+    {
+        w.error(
+            key.pos,
+            format!(
+                "`{what}.http`: method and path rules cannot be enforced on a `pass-through` \
+                 rule, which carries requests without reading them; they need rung `bump` \
+                 (TLS interception), which is not available yet; remove `http`"
+            ),
+        );
+    }
+    let Some(key) = fields.key("inject") else {
+        return;
+    };
+    if let Some(host @ HostPattern::Wildcard(_)) = host {
+        w.error(
+            key.pos,
+            format!(
+                "`{what}.inject`: a credential is never injected for a wildcard host (`{host}`); \
+                 write a rule for each exact host that needs it"
+            ),
+        );
+    }
+    if pass_through {
+        w.error(
+            key.pos,
+            format!(
+                "`{what}.inject`: credentials are attached only on rung `bump` (TLS \
+                 interception), never on a `pass-through` rule, whose traffic the edge does not \
+                 read; `bump` is not available yet, so remove `inject`"
+            ),
+        );
+    }
 }
 
 /// `[443, 8443]`: each 1..=65535, at least one, no repeats; returned ascending.
@@ -254,7 +338,14 @@ pub(crate) fn parse_pattern(text: &str) -> Result<HostPattern, String> {
         }
         return Ok(HostPattern::Wildcard(name));
     }
-    Ok(HostPattern::Exact(name(trimmed, text)?))
+    let name = name(trimmed, text)?;
+    if !name.contains('.') {
+        return Err(format!(
+            "`{text}` is a single label (a bare top-level domain or a local short name); write \
+             the full name, like `pypi.org`"
+        ));
+    }
+    Ok(HostPattern::Exact(name))
 }
 
 /// A name part of a host pattern, normalised; `written` is the host as written, for messages.
@@ -272,12 +363,30 @@ fn name(part: &str, written: &str) -> Result<String, String> {
                  not starting or ending with `-`, at most 253 characters in all"
             )
         })?;
+    if !part.is_ascii() {
+        let written_ascii = match written.strip_suffix('.') {
+            Some(_) => format!("{}.", with_prefix(written, &ascii)),
+            None => with_prefix(written, &ascii),
+        };
+        return Err(format!(
+            "host `{written}` must be written in punycode, as it goes on the wire; write `{written_ascii}`"
+        ));
+    }
     if host::ends_in_number(&ascii) {
         return Err(format!(
             "`{written}` ends in a number, so clients read it as an IPv4 address; write the address as a dotted quad like `203.0.113.7`"
         ));
     }
     Ok(ascii)
+}
+
+/// `ascii` with the `*.` of `written` in front, when it has one.
+fn with_prefix(written: &str, ascii: &str) -> String {
+    if written.starts_with("*.") {
+        format!("*.{ascii}")
+    } else {
+        ascii.to_owned()
+    }
 }
 
 #[cfg(test)]

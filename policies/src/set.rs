@@ -36,7 +36,8 @@ impl PolicySet {
 
     /// Loads every `*.yaml` and `*.yml` file directly in `dir` (not sub-directories; names
     /// starting with `.` are skipped, as Kubernetes ConfigMap mounts keep their internals
-    /// there). Symbolic links are followed.
+    /// there, and so are policy test files, `*.tests.yaml` / `*.tests.yml`). Symbolic links
+    /// are followed.
     ///
     /// # Errors
     /// Every problem found, in any file, each with its file, line and column.
@@ -64,7 +65,7 @@ impl PolicySet {
                 ));
                 continue;
             };
-            if name.starts_with('.') || !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+            if !is_policy_file_name(name) {
                 continue;
             }
             match read_policy_file(&entry.path()) {
@@ -87,6 +88,34 @@ impl PolicySet {
     /// Every problem found, sorted by file, line and column: the first syntax error of each
     /// file, and every semantic error of every readable document.
     pub fn from_sources(sources: &[(String, String)]) -> Result<PolicySet, Vec<PolicyError>> {
+        PolicySet::check_sources(sources).result
+    }
+
+    /// Loads `path`: a directory as [`PolicySet::load_dir`] does, or one policy file (named
+    /// in errors and rule ids by its file name).
+    ///
+    /// # Errors
+    /// Every problem found, each with its file, line and column.
+    pub fn load_path(path: &Path) -> Result<PolicySet, Vec<PolicyError>> {
+        if path.is_dir() {
+            return PolicySet::load_dir(path);
+        }
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        match read_policy_file(path) {
+            Ok(Some(text)) => PolicySet::from_sources(&[(name, text)]),
+            Ok(None) => Err(vec![file_error(&name, "not a regular file")]),
+            Err(message) => Err(vec![file_error(&name, &message)]),
+        }
+    }
+
+    /// Compiles policy sources like [`PolicySet::from_sources`], and also returns the
+    /// warnings: things that load but that a reviewer should see (a missing limit taking its
+    /// default). `trust-edge policy check` prints both; the edge logs the warnings.
+    pub fn check_sources(sources: &[(String, String)]) -> Checked {
+        let mut warnings = Vec::new();
         let mut sorted: Vec<&(String, String)> = sources.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         let mut errors = Vec::new();
@@ -134,19 +163,31 @@ impl PolicySet {
                     by_name.insert(name, Arc::new(profile));
                 }
             }
-            errors.extend(w.into_errors());
+            let (file_errors, file_warnings) = w.into_parts();
+            errors.extend(file_errors);
+            warnings.extend(file_warnings);
         }
+        let by_position = |a: &PolicyError, b: &PolicyError| {
+            (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column))
+        };
+        warnings.sort_by(by_position);
         if !errors.is_empty() {
-            errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
-            return Err(errors);
+            errors.sort_by(by_position);
+            return Checked {
+                result: Err(errors),
+                warnings,
+            };
         }
         let mut ordered: Vec<Arc<Profile>> = by_name.values().cloned().collect();
         ordered.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(PolicySet {
-            by_name,
-            ordered,
-            hash: source_hash(&sorted),
-        })
+        Checked {
+            result: Ok(PolicySet {
+                by_name,
+                ordered,
+                hash: source_hash(&sorted),
+            }),
+            warnings,
+        }
     }
 
     /// The profile called `name` (a session token's `profile` claim), if any.
@@ -167,9 +208,34 @@ impl PolicySet {
     }
 }
 
+/// What [`PolicySet::check_sources`] found.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The set, or every error (sorted by file, line and column).
+    pub result: Result<PolicySet, Vec<PolicyError>>,
+    /// Every warning, sorted by file, line and column; warnings never refuse a set.
+    pub warnings: Vec<PolicyError>,
+}
+
+/// Whether a directory entry called `name` is a policy file: `*.yaml` or `*.yml`, not hidden,
+/// not a policy test file (`*.tests.yaml`, `*.tests.yml`).
+pub fn is_policy_file_name(name: &str) -> bool {
+    is_yaml_name(name) && !is_test_file_name(name)
+}
+
+/// Whether a directory entry called `name` is a policy test file: `*.tests.yaml` or
+/// `*.tests.yml`, not hidden.
+pub fn is_test_file_name(name: &str) -> bool {
+    is_yaml_name(name) && (name.ends_with(".tests.yaml") || name.ends_with(".tests.yml"))
+}
+
+fn is_yaml_name(name: &str) -> bool {
+    !name.starts_with('.') && (name.ends_with(".yaml") || name.ends_with(".yml"))
+}
+
 /// Reads one policy file; `Ok(None)` for a directory or other non-file that merely has a
 /// policy-like name.
-fn read_policy_file(path: &Path) -> Result<Option<String>, String> {
+pub(crate) fn read_policy_file(path: &Path) -> Result<Option<String>, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
     if !meta.is_file() {
         return Ok(None);
@@ -186,7 +252,7 @@ fn read_policy_file(path: &Path) -> Result<Option<String>, String> {
         .map_err(|_| "the file is not UTF-8 text".to_owned())
 }
 
-fn file_error(file: &str, message: &str) -> PolicyError {
+pub(crate) fn file_error(file: &str, message: &str) -> PolicyError {
     PolicyError {
         file: file.to_owned(),
         line: 0,

@@ -13,6 +13,7 @@ use crate::yaml::{Node, Pos, Value};
 pub(crate) struct Walker<'f> {
     file: &'f str,
     errors: Vec<PolicyError>,
+    warnings: Vec<PolicyError>,
 }
 
 /// The entries of a checked mapping: keys known, unique, and scalar.
@@ -31,6 +32,14 @@ impl<'n> Fields<'n> {
             .map(|(_, _, v)| *v)
     }
 
+    /// The value node of `key` even when it is null, when the key is written.
+    pub(crate) fn get_raw(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, _, v)| *v)
+    }
+
     /// The key node of `key`, when present (null or not).
     pub(crate) fn key(&self, key: &str) -> Option<&'n Node> {
         self.entries
@@ -46,6 +55,7 @@ impl<'f> Walker<'f> {
         Walker {
             file,
             errors: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -59,9 +69,19 @@ impl<'f> Walker<'f> {
         self.errors.len()
     }
 
-    /// The errors recorded.
-    pub(crate) fn into_errors(self) -> Vec<PolicyError> {
-        self.errors
+    /// The errors and the warnings recorded.
+    pub(crate) fn into_parts(self) -> (Vec<PolicyError>, Vec<PolicyError>) {
+        (self.errors, self.warnings)
+    }
+
+    /// Records a warning at `pos`: the file loads, but a reviewer should look.
+    pub(crate) fn warn(&mut self, pos: Pos, message: impl Into<String>) {
+        self.warnings.push(PolicyError {
+            file: self.file.to_owned(),
+            line: pos.line,
+            column: pos.column,
+            message: message.into(),
+        });
     }
 
     /// Records an error at `pos`.

@@ -156,6 +156,78 @@ fn an_empty_policy_set_knows_no_profile() {
     assert_eq!(from_nothing.hash(), set.hash());
 }
 
+#[test]
+fn report_mode_relaxes_host_and_port_of_names_only() {
+    use crate::ReportDecision::{Allow, Deny, WouldDeny};
+    use DenyReason::*;
+    let enforce = profile(RULES);
+    let report = profile(&format!("{RULES}  mode: report\n"));
+    assert_eq!(report.mode, crate::Mode::Report);
+    type Row<'a> = (
+        &'a str,
+        Result<&'a str, DenyReason>,
+        Result<&'a str, DenyReason>,
+    );
+    let table: &[Row<'_>] = &[
+        // (authority, enforce mode, report mode): Ok(line) = Allow, Err = Deny / WouldDeny
+        ("pypi.org:443", Ok("6"), Ok("6")),
+        ("pypi.org:80", Err(PortNotAllowed), Err(PortNotAllowed)),
+        (
+            "evil.example.net:443",
+            Err(DestinationNotAllowed),
+            Err(DestinationNotAllowed),
+        ),
+        ("203.0.113.7:80", Ok("22"), Ok("22")),
+        ("203.0.113.7:443", Err(PortNotAllowed), Err(PortNotAllowed)),
+        (
+            "203.0.113.8:80",
+            Err(IpLiteralNotAllowed),
+            Err(IpLiteralNotAllowed),
+        ),
+    ];
+    for (authority, in_enforce, in_report) in table {
+        let (dest, port) = parse_authority(authority, None).unwrap();
+        let line = |d: &crate::ReportDecision<'_>| match d {
+            Allow(rule) => Some(rule.id.trim_start_matches("p.yaml:").to_owned()),
+            _ => None,
+        };
+        let e = enforce.decide_report(&dest, port);
+        match in_enforce {
+            Ok(want) => assert_eq!(line(&e).as_deref(), Some(*want), "{authority}"),
+            Err(reason) => assert_eq!(e, Deny(*reason), "{authority}"),
+        }
+        let r = report.decide_report(&dest, port);
+        match (in_report, &dest) {
+            (Ok(want), _) => assert_eq!(line(&r).as_deref(), Some(*want), "{authority}"),
+            // IP literals are never relaxed, not even a listed address on another port
+            (Err(reason), Destination::Ip(_)) => assert_eq!(r, Deny(*reason), "{authority}"),
+            (Err(reason), Destination::Name(_)) => {
+                assert_eq!(r, WouldDeny(*reason), "{authority}")
+            }
+        }
+    }
+}
+
+#[test]
+fn matching_rules_lists_every_rule_for_the_host_in_decision_order() {
+    let p = profile(RULES);
+    let ids = |authority: &str| {
+        let (dest, _) = parse_authority(authority, None).unwrap();
+        p.matching_rules(&dest)
+            .iter()
+            .map(|r| r.id.trim_start_matches("p.yaml:").to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids("files.pythonhosted.org:1"), ["10", "8"]);
+    assert_eq!(ids("x.deep.example.com:1"), ["16", "13"]);
+    assert_eq!(ids("203.0.113.7:1"), ["22"]);
+    assert!(ids("example.net:1").is_empty());
+    assert!(
+        p.matching_rules(&Destination::Name("A..b".to_owned()))
+            .is_empty()
+    );
+}
+
 proptest! {
     #[test]
     fn empty_profile_denies_every_destination(host in "[a-z0-9.-]{1,40}", port in any::<u16>(), ip in any::<IpAddr>()) {

@@ -20,9 +20,11 @@ fn host_patterns_table() {
     let table: &[(&str, Result<HostPattern, ()>)] = &[
         ("pypi.org", exact("pypi.org")),
         ("pypi.org.", exact("pypi.org")),
-        ("bücher.example", exact("xn--bcher-kva.example")),
+        ("bücher.example", Err(())),
         ("xn--bcher-kva.example", exact("xn--bcher-kva.example")),
-        ("localhost", exact("localhost")),
+        ("localhost", Err(())),
+        ("com", Err(())),
+        ("com.", Err(())),
         ("*.pythonhosted.org", wildcard("pythonhosted.org")),
         ("*.a.b.example.", wildcard("a.b.example")),
         ("203.0.113.7", ip("203.0.113.7")),
@@ -84,6 +86,18 @@ fn pattern_errors_say_how_to_fix() {
         (
             "[fe80::1%eth0]",
             "`[fe80::1%eth0]` carries a zone id, which a rule cannot name",
+        ),
+        (
+            "bücher.example",
+            "host `bücher.example` must be written in punycode, as it goes on the wire; write `xn--bcher-kva.example`",
+        ),
+        (
+            "*.bücher.example.",
+            "host `*.bücher.example.` must be written in punycode, as it goes on the wire; write `*.xn--bcher-kva.example.`",
+        ),
+        (
+            "com",
+            "`com` is a single label (a bare top-level domain or a local short name); write the full name, like `pypi.org`",
         ),
     ];
     for (text, message) in table {

@@ -66,7 +66,7 @@ fn each_error_class_has_its_exact_position() {
         ),
         (
             "    - host: pypi.org\n      rung: bump\n",
-            "p.yaml:7:13: `spec.destinations[0].rung`: `bump` (TLS interception) is not supported yet; this edge refuses the rule rather than carry it as `pass-through`",
+            "p.yaml:7:13: `spec.destinations[0].rung`: `bump` (TLS interception) is not available yet; this edge refuses the rule rather than carry it as `pass-through`",
         ),
         (
             "    - host: pypi.org\n      rung: passthrough\n",
@@ -74,7 +74,7 @@ fn each_error_class_has_its_exact_position() {
         ),
         (
             "    - host: pypi.org\n      rung: pass-through\n      http: {methods: [GET]}\n",
-            "p.yaml:8:7: `http` needs rung `bump` (TLS interception), which this edge does not support yet; remove `http` from `spec.destinations[0]`",
+            "p.yaml:8:7: `spec.destinations[0].http`: method and path rules cannot be enforced on a `pass-through` rule, which carries requests without reading them; they need rung `bump` (TLS interception), which is not available yet; remove `http`",
         ),
         (
             "    - host: pypi.org\n      rung: pass-through\n    - host: pypi.org.\n      rung: pass-through\n",
@@ -82,7 +82,7 @@ fn each_error_class_has_its_exact_position() {
         ),
         (
             "    - host: 203.0.113.7\n      rung: pass-through\n",
-            "p.yaml:6:7: `spec.destinations[0]` is missing `ports` (for example `ports: [443]`)",
+            "p.yaml:6:7: `spec.destinations[0]` names an IP address but no `ports`; a rule for an exact address must list its exact ports (for example `ports: [443]`)",
         ),
         (
             "    - host: \"*.example.com\"\n      ports: [443]\n      addresses: [10.0.0.1]\n      rung: pass-through\n",
@@ -192,7 +192,7 @@ fn every_error_of_every_file_is_reported_in_order() {
         [
             "a.yaml:2:1: YAML syntax error: while parsing a node, did not find expected node content",
             "z.yaml:6:13: `spec.destinations[0].host`: wildcard `*.com` is too broad; a wildcard needs at least two labels after `*.`, like `*.example.com`",
-            "z.yaml:7:13: `spec.destinations[0].rung`: `bump` (TLS interception) is not supported yet; this edge refuses the rule rather than carry it as `pass-through`",
+            "z.yaml:7:13: `spec.destinations[0].rung`: `bump` (TLS interception) is not available yet; this edge refuses the rule rather than carry it as `pass-through`",
             "z.yaml:9:7: unknown key `port` in `spec.destinations[1]`; did you mean `ports`?",
             "z.yaml:11:7: `spec.destinations[2]` is missing `rung` (for example `rung: pass-through`)",
             "z.yaml:12:19: `spec.limits.burst` must be greater than zero, found 0 (there is no unlimited)",

@@ -1,6 +1,8 @@
 use std::time::Duration;
 
-use super::{parse_duration, parse_size};
+use proptest::prelude::*;
+
+use super::{format_duration, format_size, parse_duration, parse_size};
 
 #[test]
 fn durations_parse_in_hours_minutes_seconds() {
@@ -69,5 +71,46 @@ fn bad_sizes_are_refused() {
         "99999999999TiB",
     ] {
         assert!(parse_size(text).is_err(), "{text:?} should be refused");
+    }
+}
+
+#[test]
+fn durations_and_sizes_render_as_written() {
+    let durations: &[(u64, &str)] = &[
+        (0, "0s"),
+        (30, "30s"),
+        (300, "5m"),
+        (3600, "1h"),
+        (5400, "1h30m"),
+        (7510, "2h5m10s"),
+        (86400, "24h"),
+    ];
+    for (secs, text) in durations {
+        assert_eq!(format_duration(Duration::from_secs(*secs)), *text);
+    }
+    let sizes: &[(u64, &str)] = &[
+        (0, "0"),
+        (1000, "1000"),
+        (1024, "1KiB"),
+        (1536, "1536"),
+        (256 << 20, "256MiB"),
+        (1 << 30, "1GiB"),
+        (3 << 40, "3TiB"),
+    ];
+    for (bytes, text) in sizes {
+        assert_eq!(format_size(*bytes), *text);
+    }
+}
+
+proptest! {
+    #[test]
+    fn rendered_durations_parse_back(secs in 0u64..10_000_000) {
+        let d = Duration::from_secs(secs);
+        prop_assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+    }
+
+    #[test]
+    fn rendered_sizes_parse_back(bytes in any::<u64>()) {
+        prop_assert_eq!(parse_size(&format_size(bytes)), Ok(bytes));
     }
 }

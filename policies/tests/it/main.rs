@@ -3,8 +3,12 @@
 // A test binary: its helpers may unwrap and panic like the tests they serve.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod check;
+
 use std::path::Path;
 
+use policies::check::check_paths;
+use policies::suite::run_paths;
 use policies::{Destination, Mode, PolicySet, parse_authority};
 use trust_core::DenyReason;
 
@@ -97,4 +101,31 @@ fn the_examples_compile_and_mean_what_their_comments_say() {
         offline.decide(&name, 443),
         Err(DenyReason::DestinationNotAllowed)
     );
+}
+
+#[test]
+fn the_shipped_policies_pass_check_and_their_own_tests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dirs = [root.join("default"), root.join("examples")];
+    let report = check_paths(&dirs);
+    let lines: Vec<String> = report
+        .diagnostics
+        .iter()
+        .map(|d| d.to_string().replace(&format!("{}/", root.display()), ""))
+        .collect();
+    // `internal-build` leaves its limits out on purpose, to show the defaults (and the warning).
+    assert_eq!(
+        lines,
+        [
+            "examples/internal-artifacts.yaml:12:1: warning: `spec.limits` is not set; the documented defaults apply: requests_per_second 50, burst 100, max_connections 64, tunnel_idle_timeout 5m, tunnel_max_lifetime 1h; write them out so reviewers see them",
+            "examples/internal-artifacts.yaml:12:1: warning: `spec.tripwire` is not set; the documented defaults apply: upload_bytes 256MiB, distinct_destinations 200, window 10m, action alert; write them out so reviewers see them",
+        ]
+    );
+    assert!(report.ok());
+    assert_eq!((report.files, report.profiles), (3, 4));
+
+    let run = run_paths(&dirs);
+    assert!(run.ok(), "{run}");
+    assert_eq!(run.files.len(), 3, "{run}");
+    assert!(run.passed() >= 30, "{run}");
 }

@@ -1,0 +1,170 @@
+use serde_json::json;
+
+use super::diff;
+use crate::set::PolicySet;
+
+const OLD: &str = "\
+apiVersion: trust-edge/v1
+kind: EgressProfile
+metadata: {name: sandbox}
+spec:
+  limits: {burst: 100}
+  destinations:
+    - host: pypi.org
+      rung: pass-through
+    - host: github.com
+      rung: pass-through
+    - host: example.com
+      ports: [443, 8080]
+      rung: pass-through
+    - host: artifacts.internal.example
+      ports: [8443]
+      addresses: [10.20.0.15]
+      rung: pass-through
+---
+apiVersion: trust-edge/v1
+kind: EgressProfile
+metadata: {name: gone}
+spec: {}
+---
+apiVersion: trust-edge/v1
+kind: EgressProfile
+metadata: {name: same}
+spec:
+  destinations:
+    - host: pypi.org
+      rung: pass-through
+";
+
+const NEW: &str = "\
+apiVersion: trust-edge/v1
+kind: EgressProfile
+metadata: {name: sandbox}
+spec:
+  mode: report
+  limits: {burst: 200}
+  destinations:
+    # moved down a line: not a change
+    - host: pypi.org
+      rung: pass-through
+    - host: example.com
+      ports: [80, 443]
+      rung: pass-through
+      upgrades: [websocket]
+    - host: artifacts.internal.example
+      ports: [8443]
+      addresses: [10.20.0.15, 10.20.0.16]
+      rung: pass-through
+    - host: \"*.npmjs.org\"
+      rung: pass-through
+---
+apiVersion: trust-edge/v1
+kind: EgressProfile
+metadata: {name: fresh}
+spec:
+  limits: {requests_per_second: 5, burst: 5, max_connections: 5, tunnel_idle_timeout: 1m, tunnel_max_lifetime: 10m}
+  tripwire: {upload_bytes: 1GiB, distinct_destinations: 10, window: 5m, action: deny}
+  destinations:
+    - host: registry.npmjs.org
+      rung: pass-through
+---
+apiVersion: trust-edge/v1
+kind: EgressProfile
+metadata: {name: same}
+spec:
+  destinations:
+    - host: pypi.org
+      rung: pass-through
+";
+
+fn load(name: &str, text: &str) -> PolicySet {
+    PolicySet::from_sources(&[(name.to_owned(), text.to_owned())]).unwrap()
+}
+
+#[test]
+fn a_reviewer_sees_every_change_per_profile() {
+    let d = diff(&load("old.yaml", OLD), &load("new.yaml", NEW));
+    assert_eq!(
+        d.to_string(),
+        "\
+profile fresh: added
+  + mode: enforce
+  + limits.requests_per_second: 5
+  + limits.burst: 5
+  + limits.max_connections: 5
+  + limits.tunnel_idle_timeout: 1m
+  + limits.tunnel_max_lifetime: 10m
+  + tripwire.upload_bytes: 1GiB
+  + tripwire.distinct_destinations: 10
+  + tripwire.window: 5m
+  + tripwire.action: deny
+  + destination registry.npmjs.org ports 443 rung pass-through (new.yaml:29)
+profile gone: removed
+  - mode: enforce
+  - limits.requests_per_second: 50
+  - limits.burst: 100
+  - limits.max_connections: 64
+  - limits.tunnel_idle_timeout: 5m
+  - limits.tunnel_max_lifetime: 1h
+  - tripwire.upload_bytes: 256MiB
+  - tripwire.distinct_destinations: 200
+  - tripwire.window: 10m
+  - tripwire.action: alert
+profile sandbox: changed
+  ~ mode: enforce -> report
+  ~ limits.burst: 100 -> 200
+  + destination *.npmjs.org ports 443 rung pass-through (new.yaml:19)
+  - destination github.com ports 443 rung pass-through (old.yaml:9)
+  ~ destination example.com (new.yaml:11): ports +80 -8080; upgrades +websocket
+  ~ destination artifacts.internal.example (new.yaml:15): addresses +10.20.0.16
+1 profile(s) added, 1 removed, 1 changed
+"
+    );
+    let value = serde_json::to_value(&d).unwrap();
+    assert_eq!(
+        value["profiles"][2],
+        json!({
+            "name": "sandbox",
+            "change": "changed",
+            "settings": [
+                {"key": "mode", "old": "enforce", "new": "report"},
+                {"key": "limits.burst", "old": "100", "new": "200"}
+            ],
+            "destinations_added": [{
+                "id": "new.yaml:19", "host": "*.npmjs.org", "ports": [443],
+                "rung": "pass-through", "addresses": [], "upgrades": []
+            }],
+            "destinations_removed": [{
+                "id": "old.yaml:9", "host": "github.com", "ports": [443],
+                "rung": "pass-through", "addresses": [], "upgrades": []
+            }],
+            "destinations_changed": [
+                {
+                    "host": "example.com", "id": "new.yaml:11",
+                    "ports_added": [80], "ports_removed": [8080], "rung": null,
+                    "addresses_added": [], "addresses_removed": [],
+                    "upgrades_added": ["websocket"], "upgrades_removed": []
+                },
+                {
+                    "host": "artifacts.internal.example", "id": "new.yaml:15",
+                    "ports_added": [], "ports_removed": [], "rung": null,
+                    "addresses_added": ["10.20.0.16"], "addresses_removed": [],
+                    "upgrades_added": [], "upgrades_removed": []
+                }
+            ]
+        })
+    );
+    assert_eq!(value["profiles"][1]["change"], "removed");
+    assert_eq!(
+        value["profiles"][1]["settings"][0],
+        json!({"key": "mode", "old": "enforce", "new": null})
+    );
+}
+
+#[test]
+fn identical_sets_have_no_changes() {
+    let d = diff(&load("a.yaml", OLD), &load("b.yaml", OLD));
+    assert!(d.is_empty());
+    assert_eq!(d.to_string(), "no changes\n");
+    assert_eq!(serde_json::to_value(&d).unwrap(), json!({"profiles": []}));
+}
