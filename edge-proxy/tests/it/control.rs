@@ -11,13 +11,13 @@ use testkit::{TestEdge, curl, raw};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-struct Plane {
-    control: control::ControlHandle,
-    orchestrator: String,
-    operator: String,
+pub(crate) struct Plane {
+    pub(crate) control: control::ControlHandle,
+    pub(crate) orchestrator: String,
+    pub(crate) operator: String,
 }
 
-async fn plane(dir: &Path, policy_dir: &Path) -> Plane {
+pub(crate) async fn plane(dir: &Path, policy_dir: &Path) -> Plane {
     let config = control::Config::ephemeral(dir.join("control"), policy_dir);
     let control = control::run(config).await.unwrap();
     let files = control.api_token_files().clone();
@@ -30,7 +30,7 @@ async fn plane(dir: &Path, policy_dir: &Path) -> Plane {
 }
 
 impl Plane {
-    async fn api(
+    pub(crate) async fn api(
         &self,
         method: &str,
         path: &str,
@@ -54,7 +54,7 @@ impl Plane {
         curl(&args).await
     }
 
-    async fn session(&self, profile: &str) -> (String, String) {
+    pub(crate) async fn session(&self, profile: &str) -> (String, String) {
         let r = self
             .api(
                 "POST",
@@ -72,7 +72,7 @@ impl Plane {
     }
 
     /// `[control]` for an edge named `name`, with its client certificate issued by this control.
-    fn edge_toml(&self, name: &str, dir: &Path, staleness: &str) -> String {
+    pub(crate) fn edge_toml(&self, name: &str, dir: &Path, staleness: &str) -> String {
         let tls = dir.join(format!("tls-{name}"));
         self.control.issue_edge_cert(name, &tls).unwrap();
         format!(

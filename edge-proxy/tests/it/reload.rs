@@ -185,14 +185,26 @@ async fn report_mode_lets_would_be_denied_requests_through_and_relaxes_nothing_e
     let host = testkit::netns::NetnsHost::start();
     let ip = host.addr().ip().to_string();
     let policy = "apiVersion: trust-edge/v1\nkind: EgressProfile\nmetadata: {name: trial}\nspec:\n  mode: report\n  destinations:\n    - host: allowed.test\n      rung: pass-through\n";
+    let dir = tempfile::tempdir().unwrap();
+    let policy_dir = dir.path().join("policies");
+    std::fs::create_dir_all(&policy_dir).unwrap();
+    std::fs::write(policy_dir.join("trial.yaml"), policy).unwrap();
+    let p = crate::control::plane(dir.path(), &policy_dir).await;
     let edge = testkit::edge()
         .policy("trial.yaml", policy)
         .static_host("trial.test", &ip)
         .static_host("loop.test", "127.0.0.1")
+        .toml(&p.edge_toml("report", dir.path(), "5m"))
         .start()
         .await;
-    let t = edge.token("trial", "s-report");
+    let (sid, t) = p.session("trial").await;
     let addr = edge.handle().proxy_addr();
+    eventually(20, "edge ready", || async {
+        raw::send(addr, &get("http://trial.test:8080/", &t))
+            .await
+            .is_some_and(|r| r.status == 200)
+    })
+    .await;
     let through = raw::send(addr, &get("http://trial.test:8080/", &t))
         .await
         .unwrap();
@@ -229,12 +241,24 @@ async fn report_mode_lets_would_be_denied_requests_through_and_relaxes_nothing_e
         (literal.status, literal.deny_reason()),
         (403, Some("ip_literal_not_allowed"))
     );
-    let bad_token = raw::send(addr, &get("http://trial.test:8080/", "not-a-token"))
-        .await
-        .unwrap();
-    assert_eq!(
-        (bad_token.status, bad_token.deny_reason()),
-        (407, Some("invalid_session_token"))
-    );
+    let r = p
+        .api(
+            "POST",
+            &format!("/v1/sessions/{sid}/revoke"),
+            &p.operator,
+            Some("{\"reason\":\"report drill\"}"),
+        )
+        .await;
+    assert!(r.status < 300, "{r:?}");
+    eventually(10, "a revoked token is refused in report mode", || async {
+        raw::send(addr, &get("http://trial.test:8080/", &t))
+            .await
+            .and_then(|r| r.deny_reason().map(str::to_owned))
+            .as_deref()
+            == Some("session_revoked")
+    })
+    .await;
+    edge.stop().await;
+    p.control.stop().await;
     drop(host);
 }
