@@ -74,3 +74,36 @@ pub(crate) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(cmd) => policy::run(cmd),
     }
 }
+
+/// Waits for Ctrl-C or SIGTERM.
+pub(crate) async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        } => {}
+    }
+}
+
+/// Reads a TOML file into `T`; a syntax error reads `file:line:column: message`.
+pub(crate) fn read_toml<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        let before = e
+            .span()
+            .and_then(|s| text.get(..s.start))
+            .unwrap_or_default();
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        anyhow::anyhow!("{}:{line}:{column}: {}", path.display(), e.message())
+    })
+}

@@ -2,10 +2,9 @@
 //! API tokens.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 
 /// `trust-edge control [flags]` runs control; its subcommands prepare edges and tokens.
@@ -99,7 +98,7 @@ pub(crate) async fn run(args: ControlArgs) -> anyhow::Result<ExitCode> {
 /// The validated config from the file and flags (what `trust-edge up` can reuse).
 pub(crate) fn config(flags: &RunFlags) -> anyhow::Result<control::Config> {
     let mut file: control::FileConfig = match &flags.config {
-        Some(path) => parse_file(path)?,
+        Some(path) => super::read_toml(path)?,
         None => control::FileConfig::default(),
     };
     if flags.data_dir.is_some() {
@@ -122,21 +121,6 @@ pub(crate) fn config(flags: &RunFlags) -> anyhow::Result<control::Config> {
         anyhow::anyhow!("invalid control configuration:\n  {}", lines.join("\n  "))
     })
 }
-
-fn parse_file(path: &Path) -> anyhow::Result<control::FileConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    toml::from_str(&text).map_err(|e| {
-        let before = e
-            .span()
-            .and_then(|s| text.get(..s.start))
-            .unwrap_or_default();
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        anyhow::anyhow!("{}:{line}:{column}: {}", path.display(), e.message())
-    })
-}
-
 async fn serve(flags: &RunFlags) -> anyhow::Result<ExitCode> {
     let config = config(flags)?;
     let handle = control::run(config).await?;
@@ -165,15 +149,7 @@ async fn serve(flags: &RunFlags) -> anyhow::Result<ExitCode> {
         "  edge cert trust-edge control issue-edge-cert --data-dir {} --name EDGE --out DIR",
         handle.data_dir().display()
     );
-    wait_for_signal().await;
+    super::wait_for_signal().await;
     handle.stop().await;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn wait_for_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-    }
 }

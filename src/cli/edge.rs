@@ -66,19 +66,7 @@ pub(crate) struct EdgeProxyArgs {
 
 fn file_config(flags: &EdgeFlags) -> anyhow::Result<FileConfig> {
     let mut file: FileConfig = match &flags.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            toml::from_str(&text).map_err(|e| {
-                let before = e
-                    .span()
-                    .and_then(|s| text.get(..s.start))
-                    .unwrap_or_default();
-                let line = before.matches('\n').count() + 1;
-                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-                anyhow::anyhow!("{}:{line}:{column}: {}", path.display(), e.message())
-            })?
-        }
+        Some(path) => super::read_toml(path)?,
         None => FileConfig::default(),
     };
     if flags.data_dir.is_some() {
@@ -197,7 +185,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         "  export HTTPS_PROXY=http://session:$TOKEN@{proxy} HTTP_PROXY=http://session:$TOKEN@{proxy}"
     );
     println!("  curl -sS https://pypi.org/simple/ -o /dev/null -w '%{{http_code}}\\n'");
-    wait_for_signal().await;
+    super::wait_for_signal().await;
     edge.stop().await;
     control.stop().await;
     sds.handle.stop().await;
@@ -237,15 +225,7 @@ pub(crate) async fn edge_proxy(args: EdgeProxyArgs) -> anyhow::Result<ExitCode> 
         edge.proxy_addr(),
         edge.admin_addr()
     );
-    wait_for_signal().await;
+    super::wait_for_signal().await;
     edge.stop().await;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn wait_for_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-    }
 }

@@ -94,18 +94,10 @@ pub(crate) async fn run(args: SdsArgs) -> anyhow::Result<ExitCode> {
         println!("  secrets   {}", files.manifest.display());
     }
     println!("  audit     {}", config.data_dir.join(AUDIT_FILE).display());
-    wait_for_signal().await;
+    super::wait_for_signal().await;
     handle.stop().await;
     if let Err(e) = writer.close().await {
         tracing::error!(error = %e, "audit log did not close cleanly");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn wait_for_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-    }
 }

@@ -4,9 +4,9 @@
 //! traffic until its first snapshot, refuses a control whose certificate is not the pinned one,
 //! and refuses everything once control has been silent past the staleness window.
 
-use crate::{Fixture, connect, get};
+use crate::{Fixture, connect, eventually, get};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use testkit::{TestEdge, curl, raw};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -80,19 +80,6 @@ impl Plane {
             self.control.sync_url(),
             tls
         )
-    }
-}
-
-/// Polls `f` until it returns true, failing after `secs`.
-async fn eventually<F: std::future::Future<Output = bool>>(
-    secs: u64,
-    what: &str,
-    mut f: impl FnMut() -> F,
-) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await; // poll interval
     }
 }
 

@@ -145,3 +145,20 @@ pub(crate) fn tunnel_client_config(
             .with_no_client_auth(),
     )
 }
+
+/// Polls `f` until it returns true, failing after `secs` (a poll with a deadline, never a sleep
+/// standing in for synchronisation).
+pub(crate) async fn eventually<F: std::future::Future<Output = bool>>(
+    secs: u64,
+    what: &str,
+    mut f: impl FnMut() -> F,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !f().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await; // poll interval
+    }
+}

@@ -1,24 +1,12 @@
 //! Policy hot reload under traffic, and report mode.
 
-use crate::{Fixture, connect, get};
+use crate::{Fixture, connect, eventually, get};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use testkit::raw;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-
-async fn eventually<F: std::future::Future<Output = bool>>(
-    secs: u64,
-    what: &str,
-    mut f: impl FnMut() -> F,
-) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await; // poll interval
-    }
-}
 
 #[tokio::test]
 async fn reloads_apply_under_traffic_and_a_broken_set_changes_nothing() {
