@@ -10,18 +10,16 @@
 
 use crate::access::Peer;
 use crate::convert;
+use crate::drive::{Protocol, Step};
 use crate::registry::StreamView;
 use crate::service::Shared;
-use crate::stream::{Gauge, detail};
+use crate::stream::detail;
 use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::mpsc;
-use tonic::{Status, Streaming};
-use tracing::Instrument;
+use tonic::Status;
 
 /// Unacknowledged responses remembered per stream; older ones count as stale.
 const MAX_OUTSTANDING: usize = 64;
@@ -216,64 +214,28 @@ impl Delta {
     }
 }
 
-/// Runs one delta stream until the client leaves, the server stops, or a request is refused.
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    peer: Peer,
-    inbound: Streaming<DeltaDiscoveryRequest>,
-    tx: mpsc::Sender<Result<DeltaDiscoveryResponse, Status>>,
-) {
-    let id = shared.stream_id();
-    let span = tracing::info_span!("sds.stream", stream = id, api = "delta", peer = %peer);
-    serve(shared, peer, id, inbound, tx).instrument(span).await;
-}
+impl Protocol for Delta {
+    type Request = DeltaDiscoveryRequest;
+    type Response = DeltaDiscoveryResponse;
+    const API: &'static str = "delta";
 
-async fn serve(
-    shared: Arc<Shared>,
-    peer: Peer,
-    id: u64,
-    mut inbound: Streaming<DeltaDiscoveryRequest>,
-    tx: mpsc::Sender<Result<DeltaDiscoveryResponse, Status>>,
-) {
-    let registered = shared.registry.add(id, "delta", peer.to_string());
-    let mut gauge = Gauge::new(&shared.metrics, "delta");
-    let mut state = Delta::default();
-    let mut changes = shared.store.watch();
-    let mut shutdown = shared.shutdown.clone();
-    if *shutdown.borrow() {
-        return;
+    /// A delta request always leaves something to compare: any response is worth computing.
+    fn on_request(
+        &mut self,
+        shared: &Shared,
+        peer: &Peer,
+        stream: u64,
+        req: DeltaDiscoveryRequest,
+    ) -> Result<Step, Status> {
+        Delta::on_request(self, shared, peer, stream, req).map(|()| Step::Push)
     }
-    loop {
-        let step = tokio::select! {
-            _ = shutdown.changed() => break,
-            _ = tx.closed() => break,
-            msg = inbound.message() => match msg {
-                Ok(Some(req)) => {
-                    let step = state.on_request(&shared, &peer, id, req);
-                    gauge.open(&state.node);
-                    step
-                }
-                Ok(None) => break,
-                Err(status) => {
-                    tracing::debug!(code = ?status.code(), "stream ended by the client");
-                    break;
-                }
-            },
-            changed = changes.changed() => match changed {
-                Ok(()) => Ok(()),
-                Err(_) => break,
-            },
-        };
-        if let Err(status) = step {
-            let _ = tx.send(Err(status)).await;
-            break;
-        }
-        if let Some(response) = state.response(&shared) {
-            registered.update(|v| v.pushes += 1);
-            if tx.send(Ok(response)).await.is_err() {
-                break;
-            }
-        }
-        registered.update(|v| state.fill(v));
+    fn node(&self) -> &str {
+        &self.node
+    }
+    fn response(&mut self, shared: &Shared) -> Option<DeltaDiscoveryResponse> {
+        Delta::response(self, shared)
+    }
+    fn fill(&self, view: &mut StreamView) {
+        Delta::fill(self, view);
     }
 }

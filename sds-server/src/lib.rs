@@ -12,6 +12,7 @@ pub mod server;
 mod admin;
 mod convert;
 mod delta;
+mod drive;
 mod fetch;
 mod listener;
 mod registry;

@@ -7,7 +7,7 @@ use crate::access::{Access, Peer};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::store::Store;
-use crate::{delta, fetch, stream};
+use crate::{delta, drive, fetch, stream};
 use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
 };
@@ -107,7 +107,7 @@ impl SecretDiscoveryService for Service {
     ) -> Result<Response<Self::DeltaSecretsStream>, Status> {
         let peer = peer_of(&request, &self.shared.metrics)?;
         let (tx, rx) = mpsc::channel(RESPONSE_QUEUE);
-        tokio::spawn(delta::run(
+        tokio::spawn(drive::run::<delta::Delta>(
             Arc::clone(&self.shared),
             peer,
             request.into_inner(),
@@ -122,7 +122,7 @@ impl SecretDiscoveryService for Service {
     ) -> Result<Response<Self::StreamSecretsStream>, Status> {
         let peer = peer_of(&request, &self.shared.metrics)?;
         let (tx, rx) = mpsc::channel(RESPONSE_QUEUE);
-        tokio::spawn(stream::run(
+        tokio::spawn(drive::run::<stream::Sotw>(
             Arc::clone(&self.shared),
             peer,
             request.into_inner(),

@@ -8,7 +8,8 @@
 
 use crate::access::Peer;
 use crate::convert;
-use crate::registry::{Registered, StreamView};
+use crate::drive::{Protocol, Step};
+use crate::registry::StreamView;
 use crate::service::Shared;
 use crate::store::Version;
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
@@ -16,9 +17,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::mpsc;
-use tonic::{Status, Streaming};
-use tracing::Instrument;
+use tonic::Status;
 
 /// What a response carried: each name with the version sent (`None`: not available).
 pub(crate) type ContentKey = Vec<(String, Option<String>)>;
@@ -86,15 +85,6 @@ pub(crate) struct Sotw {
     acks: u64,
     nacks: u64,
     last_nack: Option<String>,
-}
-
-/// What a request asks of the stream.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Step {
-    /// Send a response if the content changed.
-    Push,
-    /// Nothing to do (a stale request).
-    Ignore,
 }
 
 impl Sotw {
@@ -232,70 +222,28 @@ pub(crate) fn version_info(key: &ContentKey) -> String {
     format!("set:{}", hex::encode(digest.get(..8).unwrap_or_default()))
 }
 
-/// Runs one SotW stream until the client leaves, the server stops, or a request is refused.
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    peer: Peer,
-    inbound: Streaming<DiscoveryRequest>,
-    tx: mpsc::Sender<Result<DiscoveryResponse, Status>>,
-) {
-    let id = shared.stream_id();
-    let span = tracing::info_span!("sds.stream", stream = id, api = "sotw", peer = %peer);
-    serve(shared, peer, id, inbound, tx).instrument(span).await;
-}
+impl Protocol for Sotw {
+    type Request = DiscoveryRequest;
+    type Response = DiscoveryResponse;
+    const API: &'static str = "sotw";
 
-async fn serve(
-    shared: Arc<Shared>,
-    peer: Peer,
-    id: u64,
-    mut inbound: Streaming<DiscoveryRequest>,
-    tx: mpsc::Sender<Result<DiscoveryResponse, Status>>,
-) {
-    let registered: Registered = shared.registry.add(id, "sotw", peer.to_string());
-    let mut gauge = Gauge::new(&shared.metrics, "sotw");
-    let mut state = Sotw::default();
-    let mut changes = shared.store.watch();
-    let mut shutdown = shared.shutdown.clone();
-    if *shutdown.borrow() {
-        return;
+    fn on_request(
+        &mut self,
+        shared: &Shared,
+        peer: &Peer,
+        stream: u64,
+        req: DiscoveryRequest,
+    ) -> Result<Step, Status> {
+        Sotw::on_request(self, shared, peer, stream, req)
     }
-    loop {
-        let step = tokio::select! {
-            _ = shutdown.changed() => break,
-            _ = tx.closed() => break,
-            msg = inbound.message() => match msg {
-                Ok(Some(req)) => {
-                    let step = state.on_request(&shared, &peer, id, req);
-                    gauge.open(&state.node);
-                    step
-                }
-                Ok(None) => break,
-                Err(status) => {
-                    tracing::debug!(code = ?status.code(), "stream ended by the client");
-                    break;
-                }
-            },
-            changed = changes.changed() => match changed {
-                Ok(()) => Ok(Step::Push),
-                Err(_) => break,
-            },
-        };
-        match step {
-            Err(status) => {
-                let _ = tx.send(Err(status)).await;
-                break;
-            }
-            Ok(Step::Ignore) => {}
-            Ok(Step::Push) => {
-                if let Some(response) = state.response(&shared) {
-                    registered.update(|v| v.pushes += 1);
-                    if tx.send(Ok(response)).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-        registered.update(|v| state.fill(v));
+    fn node(&self) -> &str {
+        &self.node
+    }
+    fn response(&mut self, shared: &Shared) -> Option<DiscoveryResponse> {
+        Sotw::response(self, shared)
+    }
+    fn fill(&self, view: &mut StreamView) {
+        Sotw::fill(self, view);
     }
 }
 
