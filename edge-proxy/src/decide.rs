@@ -97,6 +97,7 @@ pub(crate) async fn decide(
         ReportDecision::Deny(reason) => return Err(reason.into()),
         ReportDecision::Allow(rule) => {
             rec.rule = Some(rule.id.clone());
+            rec.rung = Some(rule.rung);
             Some(rule)
         }
         ReportDecision::WouldDeny(reason) => {
@@ -116,7 +117,7 @@ pub(crate) async fn decide(
         retry_after: Some(secs),
     })?;
     let mut h = DefaultHasher::new();
-    (destination_text(destination), target.port).hash(&mut h);
+    (destination, target.port).hash(&mut h);
     if let Trip::Crossed { deny } = state.count(Some(h.finish()), 0) {
         crate::tripwire::report(edge, &session, rec);
         if deny {
@@ -211,13 +212,6 @@ pub(crate) fn still_allowed(edge: &Edge, allowed: &Allowed) -> bool {
         edge.deny_set.load().screen(&[allowed.addr.ip()], exact),
         Screened::Allowed { .. }
     )
-}
-
-fn destination_text(d: &Destination) -> String {
-    match d {
-        Destination::Name(n) => n.clone(),
-        Destination::Ip(ip) => ip.to_string(),
-    }
 }
 
 /// The session token from `Proxy-Authorization`: `Bearer <t>`, or `Basic` with the token as the

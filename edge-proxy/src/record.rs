@@ -28,6 +28,8 @@ pub(crate) struct Record {
     pub(crate) dst_addr: Option<IpAddr>,
     /// The rule that allowed it.
     pub(crate) rule: Option<String>,
+    /// That rule's rung.
+    pub(crate) rung: Option<policies::Rung>,
     /// Set when an exact-address rule let a deny-set address through.
     pub(crate) exception: Option<&'static str>,
     /// The method.
@@ -61,6 +63,7 @@ impl Record {
             dst_port: None,
             dst_addr: None,
             rule: None,
+            rung: None,
             exception: None,
             method: None,
             user_agent: None,
@@ -105,7 +108,7 @@ impl Record {
         e.dst_host = self.dst_host.take();
         e.dst_port = self.dst_port;
         e.dst_addr = self.dst_addr;
-        e.rung = self.rule.as_ref().map(|_| Cow::Borrowed("pass-through"));
+        e.rung = self.rung.map(|r| Cow::Borrowed(r.as_str()));
         e.rule = self.rule.take();
         e.exception = self.exception.map(Cow::Borrowed);
         e.method = self.method.take();

@@ -174,3 +174,53 @@ async fn a_host_header_that_differs_from_the_absolute_target_is_refused() {
         format!("origin.test:{}", f.origin.port())
     );
 }
+
+#[tokio::test]
+async fn an_upstream_that_refuses_connections_is_upstream_unreachable() {
+    let dead = testkit::edge::free_port();
+    let policy = format!(
+        "apiVersion: trust-edge/v1\nkind: EgressProfile\nmetadata: {{name: dead}}\nspec:\n  destinations:\n    - host: dead.test\n      ports: [{dead}]\n      addresses: [127.0.0.1]\n      rung: pass-through\n"
+    );
+    let edge = testkit::edge()
+        .policy("dead.yaml", &policy)
+        .static_host("dead.test", "127.0.0.1")
+        .start()
+        .await;
+    let t = edge.token("dead", "s-dead");
+    let addr = edge.handle().proxy_addr();
+    let plain = raw::send(addr, &get(&format!("http://dead.test:{dead}/"), &t))
+        .await
+        .unwrap();
+    assert_eq!(
+        (plain.status, plain.deny_reason()),
+        (502, Some("upstream_unreachable"))
+    );
+    let body: serde_json::Value = serde_json::from_str(&plain.body).unwrap();
+    assert_eq!(body["reason"], "upstream_unreachable");
+
+    // A tunnel is answered before the upstream is dialled (the SNI must be checked first), so
+    // its dial failure closes the tunnel and is recorded in the audit event.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut s, &connect(&format!("dead.test:{dead}"), &t))
+        .await
+        .unwrap();
+    assert_eq!(raw::read_reply(&mut s).await.unwrap().status, 200);
+    let cfg = crate::tunnel_client_config(&testkit::TestCert::new(&["dead.test"]).ca_pem);
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("dead.test").unwrap();
+    assert!(
+        tokio_rustls::TlsConnector::from(cfg)
+            .connect(name, s)
+            .await
+            .is_err()
+    );
+    let audit = edge.audit().await;
+    let reasons: Vec<_> = audit
+        .iter()
+        .filter_map(|e| e["status_detail"].as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["upstream_unreachable", "upstream_unreachable"],
+        "{audit:?}"
+    );
+}

@@ -57,9 +57,11 @@ async fn every_decision_is_one_audit_line_and_the_chain_verifies() {
             .all(|e| e["policy_hash"] == hash.as_str() && e["class_uid"] == 4002)
     );
     assert!(
-        mine.iter().filter(|e| e["action"] == "allow").all(
-            |e| e["http_status"] == 200 && e["rule"].as_str().unwrap().starts_with("web.yaml:")
-        )
+        mine.iter()
+            .filter(|e| e["action"] == "allow")
+            .all(|e| e["http_status"] == 200
+                && e["rule"].as_str().unwrap().starts_with("web.yaml:")
+                && e["rung"] == "pass-through")
     );
     let report = trust_core::audit::verify(&f.edge.dir.path().join("data"), "audit.log").unwrap();
     assert!(report.is_ok(), "{report}");
