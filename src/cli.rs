@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch.
 
 mod audit;
+mod ca;
 mod control;
 mod edge;
 mod policy;
@@ -48,14 +49,28 @@ enum Command {
     /// Policy files: check, explain, test, diff, schema.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// The deployment CA for bumped TLS: init, export, env, rotate.
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
 }
 
 /// Sets up logging to stderr; never logs header values, tokens or bodies.
 pub(crate) fn init_tracing(cli: &Cli) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    // pingora dumps heads and bodies (injected credentials included) below info: never written.
+    let ceiling = tracing_subscriber::filter::filter_fn(|meta| {
+        edge_proxy::log_ceiling::log_allowed(meta.target(), meta.level())
+    });
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter)
+                .with_filter(ceiling),
+        )
         .try_init();
 }
 
@@ -72,6 +87,7 @@ pub(crate) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(args) => session::keys(args).await,
         Command::SdsServer(args) => sds::run(args).await,
         Command::Policy(cmd) => policy::run(cmd),
+        Command::Ca(cmd) => ca::run(cmd),
     }
 }
 

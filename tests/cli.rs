@@ -303,8 +303,8 @@ async fn bad_configs_and_policies_are_refused_with_their_position() {
     let dir = tempfile::tempdir().unwrap();
     let policies = dir.path().join("policies");
     std::fs::create_dir_all(&policies).unwrap();
-    std::fs::write(policies.join("bad.yaml"), "apiVersion: trust-edge/v1\nkind: EgressProfile\nmetadata: {name: x}\nspec:\n  destinations:\n    - host: a.example\n      rung: bump\n").unwrap();
-    let out = Command::new(BIN)
+    std::fs::write(policies.join("bad.yaml"), "apiVersion: trust-edge/v1\nkind: EgressProfile\nmetadata: {name: x}\nspec:\n  destinations:\n    - host: \"*.a.example\"\n      ports: [443]\n      rung: bump\n      inject: [{secret: k, header: x-api-key}]\n").unwrap();
+    let run = Command::new(BIN)
         .args([
             "up",
             "--data-dir",
@@ -315,14 +315,23 @@ async fn bad_configs_and_policies_are_refused_with_their_position() {
             "127.0.0.1:0",
             "--admin-listen",
             "127.0.0.1:0",
+            "--api-listen",
+            "127.0.0.1:0",
+            "--sync-listen",
+            "127.0.0.1:0",
+            "--sds-admin-listen",
+            "127.0.0.1:0",
         ])
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
         .await
+        .expect("up refuses a bad policy instead of starting")
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.yaml:7:"), "{err}");
-    assert!(err.contains("bump"), "{err}");
+    assert!(err.contains("bad.yaml:9:"), "{err}");
+    assert!(err.contains("wildcard"), "{err}");
 
     let config = dir.path().join("edge.toml");
     std::fs::write(
@@ -338,4 +347,105 @@ async fn bad_configs_and_policies_are_refused_with_their_position() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listen_port"), "{err}");
+}
+
+/// `up` creates the deployment CA, control hands it out with each session, the SDS server it runs
+/// feeds the edge the secret from `<data>/secrets`, and a bumped call through the proxy arrives
+/// with the credential while the client sees no trace of it.
+#[tokio::test]
+async fn up_bumps_and_injects_with_its_own_ca_and_secrets() {
+    const SECRET: &str = "sk-up-test-Tq83/Hs+Zk2=ab";
+    let cert = testkit::TestCert::new(&["api.test"]);
+    let upstream = testkit::Reflector::start(&cert).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let secrets = data.join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("api-key"), SECRET).unwrap();
+    std::fs::write(
+        secrets.join("manifest.yaml"),
+        "secrets:\n  - name: api-key\n    kind: generic_secret\n    file: api-key\n",
+    )
+    .unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(
+        policies.join("agent.yaml"),
+        format!(
+            "apiVersion: trust-edge/v1\nkind: EgressProfile\nmetadata: {{name: agent}}\nspec:\n  destinations:\n    - host: api.test\n      ports: [{}]\n      addresses: [127.0.0.1]\n      rung: bump\n      inject: [{{secret: api-key, header: x-api-key}}]\n",
+            upstream.port()
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("edge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[bump]\nupstream_ca_file = {:?}\n[resolver]\nuse_system_config = false\n[resolver.static_hosts]\n\"api.test\" = [\"127.0.0.1\"]\n",
+            cert.write_ca(dir.path())
+        ),
+    )
+    .unwrap();
+    let edge = up(&data, &policies, Some(&config)).await;
+    let bundle = data.join("ca/bundle.pem");
+    let key = std::fs::metadata(data.join("ca/ca.key")).expect("up created the CA");
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o777,
+        0o600
+    );
+
+    // Control's session answer carries the CA bundle sandboxes must trust.
+    let orchestrator = std::fs::read_to_string(data.join("api-tokens/orchestrator.token")).unwrap();
+    let created = testkit::curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("authorization: Bearer {}", orchestrator.trim()),
+        "-H",
+        "content-type: application/json",
+        "--data",
+        "{\"tenant\":\"t\",\"profile\":\"agent\"}",
+        &format!("{}/v1/sessions", edge.api),
+    ])
+    .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let answer = created.json();
+    assert_eq!(
+        answer["ca_certificate"].as_str().unwrap(),
+        std::fs::read_to_string(&bundle).unwrap()
+    );
+    let t = answer["token"].as_str().unwrap().to_owned();
+
+    // `ca env` prints what a sandbox needs.
+    let env = Command::new(BIN)
+        .args(["ca", "env", "--dir", data.join("ca").to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    let env = String::from_utf8(env.stdout).unwrap();
+    assert!(
+        env.contains(&format!("REQUESTS_CA_BUNDLE={}", bundle.display())),
+        "{env}"
+    );
+
+    let proxy = format!("http://session:{t}@{}", edge.proxy);
+    let url = format!("https://api.test:{}/v1/x", upstream.port());
+    let bundle_arg = bundle.display().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let reply = loop {
+        let r = testkit::curl(&["-x", &proxy, "--cacert", &bundle_arg, &url]).await;
+        if r.status == 200 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await; // poll until the secret arrived
+    };
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(upstream.last_header("x-api-key").as_deref(), Some(SECRET));
+    let seen = format!("{:?}{}", reply.headers, reply.body);
+    assert!(!seen.contains(SECRET), "the client saw the secret");
+    assert!(
+        !seen.contains("c2stdXAtdGVzdC1UcTgz"),
+        "the client saw its base64"
+    );
+    stop(edge).await;
 }

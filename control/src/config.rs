@@ -48,6 +48,10 @@ pub struct Config {
     pub audience: String,
     /// Create one orchestrator and one operator API token on first run.
     pub bootstrap_api_tokens: bool,
+    /// The deployment CA bundle (PEM) sandboxes must trust for bumped TLS; when set, every
+    /// `POST /v1/sessions` answer carries it as `ca_certificate`. Read on each request, so a
+    /// rotated bundle is handed out at once. `None`: no bump rung, no field.
+    pub bump_ca_bundle: Option<PathBuf>,
 }
 
 impl Config {
@@ -71,6 +75,7 @@ impl Config {
             issuer: trust_core::token::defaults::ISSUER.to_owned(),
             audience: trust_core::token::defaults::AUDIENCE.to_owned(),
             bootstrap_api_tokens: true,
+            bump_ca_bundle: None,
         }
     }
 
@@ -101,6 +106,8 @@ pub struct FileConfig {
     pub policy_dir: Option<PathBuf>,
     /// See [`Config::proxy_url`].
     pub proxy_url: Option<String>,
+    /// See [`Config::bump_ca_bundle`].
+    pub bump_ca_bundle: Option<PathBuf>,
     /// `[api]`.
     #[serde(default)]
     pub api: FileApi,
@@ -212,6 +219,13 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
                 "sync.unix_socket",
                 format!("{} is not an absolute path", path.display()),
             );
+        }
+    }
+    if let Some(path) = file.bump_ca_bundle {
+        if path.as_os_str().is_empty() {
+            issue("bump_ca_bundle", "must name a file".to_owned());
+        } else {
+            config.bump_ca_bundle = Some(path);
         }
     }
     if let Some(url) = file.proxy_url {

@@ -28,6 +28,8 @@ const MAX_LABEL_VALUE: usize = 256;
 const MAX_REASON: usize = 256;
 const DEFAULT_LIST: usize = 100;
 const MAX_LIST: usize = 1000;
+/// A CA bundle is a few certificates; anything larger is not one.
+const MAX_CA_BUNDLE: u64 = 256 * 1024;
 
 /// `POST /v1/sessions`.
 #[derive(Debug, Deserialize)]
@@ -84,6 +86,8 @@ pub(crate) async fn create(
             request.profile
         )));
     }
+    // Read before anything is stored: without the CA a bumping sandbox cannot work.
+    let ca_certificate = ca_bundle(&plane).await?;
     let now = plane.clock.unix();
     let session = Session {
         id: uuid::Uuid::now_v7().to_string(),
@@ -125,10 +129,11 @@ pub(crate) async fn create(
     describe(&mut entry, &session);
     entry.detail = Some(format!("kid {}", issued.kid));
     plane.audit_after(entry).await;
-    Ok((
-        StatusCode::CREATED,
-        Json(token_answer(&plane, &session.id, &token, issued.exp)),
-    ))
+    let mut answer = token_answer(&plane, &session.id, &token, issued.exp);
+    if let (Some(bundle), Some(fields)) = (ca_certificate, answer.as_object_mut()) {
+        fields.insert("ca_certificate".to_owned(), Value::String(bundle));
+    }
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 /// `GET /v1/sessions`.
@@ -336,6 +341,40 @@ fn ttl(plane: &Plane, requested: Option<u64>, default: Duration) -> Result<Durat
         )));
     }
     Ok(Duration::from_secs(seconds))
+}
+
+/// The bump CA bundle when `bump_ca_bundle` is configured, read now (it follows rotation).
+/// A missing, oversized or non-certificate file refuses the session (503): handing out
+/// something else, a private key above all, is never an option.
+async fn ca_bundle(plane: &Plane) -> Result<Option<String>, ApiError> {
+    let Some(path) = plane.config.bump_ca_bundle.as_deref() else {
+        return Ok(None);
+    };
+    let read = async {
+        use tokio::io::AsyncReadExt as _;
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut text = String::new();
+        file.take(MAX_CA_BUNDLE + 1)
+            .read_to_string(&mut text)
+            .await
+            .map_err(|e| e.to_string())?;
+        if text.len() as u64 > MAX_CA_BUNDLE {
+            return Err(format!("it is larger than {MAX_CA_BUNDLE} bytes"));
+        }
+        if text.contains("PRIVATE KEY") {
+            return Err("it holds a private key".to_owned());
+        }
+        if !text.contains("-----BEGIN CERTIFICATE-----") {
+            return Err("it holds no PEM certificate".to_owned());
+        }
+        Ok(text)
+    };
+    read.await.map(Some).map_err(|reason| {
+        tracing::error!(target: "control", path = %path.display(), %reason, "bump CA bundle unusable");
+        ApiError::unavailable("the bump CA bundle is unavailable; no session was created")
+    })
 }
 
 fn claims(plane: &Plane, session: &Session, iat: u64, exp: u64) -> SessionClaims {

@@ -54,6 +54,10 @@ pub enum DenyReason {
     UpstreamUnreachable,
     /// The upstream's TLS certificate did not validate.
     UpstreamTlsFailed,
+    /// The upstream answered a request that carried an injected credential with a body the edge
+    /// cannot inspect (an unsupported `Content-Encoding`), so it cannot be scrubbed and is not
+    /// passed on.
+    ResponseNotInspectable,
     /// A credential the rule injects is not available.
     CredentialUnavailable,
     /// The edge is not ready to decide (no policy, no keys, stale control snapshot).
@@ -62,7 +66,7 @@ pub enum DenyReason {
 
 impl DenyReason {
     /// Every reason, in documentation order.
-    pub const ALL: [DenyReason; 24] = [
+    pub const ALL: [DenyReason; 25] = [
         DenyReason::MalformedRequest,
         DenyReason::MissingSessionToken,
         DenyReason::InvalidSessionToken,
@@ -85,6 +89,7 @@ impl DenyReason {
         DenyReason::ResolutionFailed,
         DenyReason::UpstreamUnreachable,
         DenyReason::UpstreamTlsFailed,
+        DenyReason::ResponseNotInspectable,
         DenyReason::CredentialUnavailable,
         DenyReason::EdgeNotReady,
     ];
@@ -114,6 +119,7 @@ impl DenyReason {
             DenyReason::ResolutionFailed => "resolution_failed",
             DenyReason::UpstreamUnreachable => "upstream_unreachable",
             DenyReason::UpstreamTlsFailed => "upstream_tls_failed",
+            DenyReason::ResponseNotInspectable => "response_not_inspectable",
             DenyReason::CredentialUnavailable => "credential_unavailable",
             DenyReason::EdgeNotReady => "edge_not_ready",
         }
@@ -146,6 +152,9 @@ impl DenyReason {
             DenyReason::ResolutionFailed => "the destination name could not be resolved",
             DenyReason::UpstreamUnreachable => "the upstream could not be reached",
             DenyReason::UpstreamTlsFailed => "the upstream's TLS certificate did not validate",
+            DenyReason::ResponseNotInspectable => {
+                "the upstream's response could not be inspected for credentials"
+            }
             DenyReason::CredentialUnavailable => "a credential for this destination is unavailable",
             DenyReason::EdgeNotReady => "the edge is not ready",
         }

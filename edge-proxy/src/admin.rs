@@ -62,4 +62,8 @@ pub(crate) fn refresh(edge: &Edge) {
     Metrics::catch_up(&edge.metrics.token_cache_misses, stats.cache_misses);
     Metrics::catch_up(&edge.metrics.audit_events, edge.audit.written());
     Metrics::catch_up(&edge.metrics.audit_dropped, edge.audit.dropped());
+    if let Some(stats) = edge.bump.as_ref().and_then(|b| b.leaves.stats()) {
+        Metrics::catch_up(&edge.metrics.leaf_mints, stats.mints);
+        Metrics::catch_up(&edge.metrics.leaf_cache_hits, stats.hits);
+    }
 }

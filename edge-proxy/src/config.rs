@@ -3,6 +3,10 @@
 //! Every key is optional and defaults to [`crate::defaults`]; unknown keys are errors. Relative
 //! paths are taken from the directory the process runs in.
 
+mod bump;
+
+pub use bump::{BumpConfig, BumpSection, CaSource, SecretsConfig, SecretsSection};
+
 use crate::defaults;
 use crate::resolver::ResolverConfig;
 use ipnet::IpNet;
@@ -43,6 +47,12 @@ pub struct FileConfig {
     /// The control plane this edge follows (keys, revocations, deny-all).
     #[serde(default)]
     pub control: ControlSection,
+    /// The bump rung: the deployment CA and upstream validation.
+    #[serde(default)]
+    pub bump: BumpSection,
+    /// Where injected credentials come from.
+    #[serde(default)]
+    pub secrets: SecretsSection,
 }
 
 /// `[control]`.
@@ -197,6 +207,12 @@ pub struct Config {
     pub deny_additions: Vec<IpNet>,
     /// The control plane to follow, if any: then its pushed JWKS is the only key source.
     pub control: Option<ControlConfig>,
+    /// The bump rung, when a CA is configured (without one, a policy with a `bump` rule is
+    /// refused).
+    pub bump: Option<BumpConfig>,
+    /// The SDS server holding injected credentials, if any (without one, every injection is
+    /// `credential_unavailable`).
+    pub secrets: Option<SecretsConfig>,
 }
 
 /// A validated `[control]` section.
@@ -566,6 +582,7 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
             })
         }
     };
+    let (bump, secrets) = bump::validate(&file.bump, &file.secrets, &mut issue);
     let policy_dir = file
         .policy_dir
         .unwrap_or_else(|| PathBuf::from(defaults::POLICY_DIR));
@@ -599,6 +616,8 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
         audit,
         deny_additions,
         control,
+        bump,
+        secrets,
     })
 }
 

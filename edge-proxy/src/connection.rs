@@ -6,15 +6,14 @@ use crate::client_conn::ClientConn;
 use crate::decide::{self, Allowed, Denied};
 use crate::deny::Refusal;
 use crate::edge::Edge;
+use crate::handoff;
 use crate::head::{self, HeadError};
 use crate::record::Record;
-use crate::service::{Forward, Forwarder};
+use crate::service::{Forward, Forwarder, Upstream};
 use crate::sessions::{Closing, ConnectionGuard};
 use crate::target::Kind;
 use crate::tunnel;
 use bytes::BytesMut;
-use pingora_core::apps::HttpServerApp;
-use pingora_core::protocols::http::ServerSession;
 use pingora_proxy::HttpProxy;
 use policies::Destination;
 use std::sync::Arc;
@@ -109,7 +108,11 @@ pub(crate) async fn serve(
         match &allowed.target.kind {
             Kind::Connect => {
                 let early = buf.split_off(head.len);
-                tunnel::run(&mut stream, early, allowed, &mut rec, &mut closing).await;
+                let ends = tunnel::Ends {
+                    proxy: &proxy,
+                    shutdown: &shutdown,
+                };
+                tunnel::run(stream, early, allowed, &mut rec, &mut closing, ends).await;
                 return;
             }
             Kind::Forward { path } => {
@@ -119,26 +122,23 @@ pub(crate) async fn serve(
                     upgrade: head.upgrade.is_some(),
                     allowed,
                     record: rec,
+                    upstream: Upstream::Plain,
+                    redactor: None,
                 };
                 stream.rewind(&buf);
                 buf.clear();
-                let mut session = ServerSession::new_http1(Box::new(stream));
-                session.set_keepalive(Some(edge.config.keepalive_idle_timeout.as_secs().max(1)));
-                session.set_connection_user_context(Some(Box::new(forward)));
-                let forwarded = tokio::select! {
-                    reused = proxy.process_new_http(session, &shutdown) => reused,
-                    () = closing.wait() => return,
-                };
-                let Some(reused) = forwarded else {
-                    return;
-                };
-                let (io, _) = reused.consume();
-                match io.into_any().downcast::<ClientConn>() {
-                    Ok(s) => stream = *s,
-                    Err(_) => return,
-                }
-                if *shutdown.borrow() {
-                    return;
+                let keepalive = edge.config.keepalive_idle_timeout;
+                let next = handoff::forward(
+                    &proxy,
+                    stream,
+                    forward,
+                    keepalive,
+                    &shutdown,
+                    closing.wait(),
+                );
+                match next.await {
+                    Some(s) => stream = s,
+                    None => return,
                 }
             }
         }

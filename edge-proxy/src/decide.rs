@@ -42,6 +42,7 @@ impl From<DenyReason> for Denied {
 }
 
 /// An allowed request: where to go and on whose behalf.
+#[derive(Clone)]
 pub(crate) struct Allowed {
     /// The parsed target.
     pub(crate) target: Target,
@@ -167,6 +168,18 @@ pub(crate) async fn decide(
         && head.host.as_deref().is_some_and(|h| h != target.authority)
     {
         return Err(DenyReason::HostMismatch.into());
+    }
+    // A plain request to a `bump` destination still obeys its method and path rules (report
+    // mode may relax them); nothing is ever injected over plain HTTP.
+    if let (Kind::Forward { path }, Some(rule)) = (&target.kind, rule)
+        && rule.rung == policies::Rung::Bump
+        && let Err(reason) = rule.check_request(&head.method, path)
+    {
+        if profile.mode == policies::Mode::Report {
+            rec.enforce_would_deny = Some(reason);
+        } else {
+            return Err(reason.into());
+        }
     }
     if let (Kind::Forward { .. }, Some(upgrade)) = (&target.kind, head.upgrade.as_deref()) {
         let wanted = if upgrade.eq_ignore_ascii_case("websocket") {

@@ -39,3 +39,7 @@ pub const SESSION_SWEEP: Duration = Duration::from_secs(60);
 /// With no message from control for this long, an edge refuses everything (`edge_not_ready`):
 /// revocations it may have missed must not be outlived by much.
 pub const STALENESS_WINDOW: Duration = Duration::from_secs(5 * 60);
+
+/// How often the edge checks whether the deployment CA changed (rotation) and refreshes its
+/// expiry metric.
+pub const CA_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);

@@ -30,7 +30,8 @@ pub fn status(reason: DenyReason) -> u16 {
         DenyReason::RateLimited | DenyReason::ConnectionLimit => 429,
         DenyReason::ResolutionFailed
         | DenyReason::UpstreamUnreachable
-        | DenyReason::UpstreamTlsFailed => 502,
+        | DenyReason::UpstreamTlsFailed
+        | DenyReason::ResponseNotInspectable => 502,
         DenyReason::CredentialUnavailable | DenyReason::EdgeNotReady => 503,
     }
 }

@@ -37,4 +37,8 @@ pub(crate) struct Edge {
     pub(crate) policy_generation: tokio::sync::watch::Sender<u64>,
     /// The control plane this edge follows, if configured.
     pub(crate) control: Option<ControlLink>,
+    /// The bump rung, when a deployment CA is configured.
+    pub(crate) bump: Option<crate::bump::Bump>,
+    /// Injected credentials, when an SDS server is configured.
+    pub(crate) secrets: Option<crate::secrets::SecretStore>,
 }

@@ -29,6 +29,9 @@ pub enum EdgeError {
     /// The control plane link could not be set up (bad URL or TLS files).
     #[error("control: {0}")]
     Control(control_client::SyncError),
+    /// The bump rung could not be set up (the deployment CA, or the upstream roots).
+    #[error("bump: {0}")]
+    Bump(String),
     /// Metrics registration failed (a bug).
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),

@@ -4,7 +4,7 @@
 //! path or session id.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use trust_core::DenyReason;
@@ -44,6 +44,19 @@ pub struct Metrics {
     pub policy_reloads_failed: IntCounter,
     /// `1` for the active policy set's hash (an info metric: the one label that is not an enum).
     policy_info: IntGaugeVec,
+    /// Bumped-tunnel handshakes by result (`ok`, `failed`, `no_certificate`).
+    pub bump_handshakes: IntCounterVec,
+    /// Leaves minted from the deployment CA (mirrored from the leaf cache).
+    pub leaf_mints: IntCounter,
+    /// Leaves served from the cache.
+    pub leaf_cache_hits: IntCounter,
+    /// Seconds until the deployment CA expires (negative once expired).
+    pub ca_expiry_seconds: Gauge,
+    /// Credentials attached to upstream requests.
+    pub injections: IntCounter,
+    /// Injected values removed from responses (headers and trailers dropped, body occurrences
+    /// replaced).
+    pub redactions: IntCounter,
 }
 
 impl Metrics {
@@ -111,8 +124,41 @@ impl Metrics {
             "trust_edge_proxy_audit_dropped_total",
             "Audit events dropped (queue full)",
         )?;
+        let bump_handshakes = IntCounterVec::new(
+            Opts::new(
+                "trust_edge_proxy_bump_handshakes_total",
+                "TLS handshakes terminated in bumped tunnels, by result",
+            ),
+            &["result"],
+        )?;
+        let leaf_mints = IntCounter::new(
+            "trust_edge_proxy_leaf_mints_total",
+            "Leaf certificates minted from the deployment CA",
+        )?;
+        let leaf_cache_hits = IntCounter::new(
+            "trust_edge_proxy_leaf_cache_hits_total",
+            "Leaf certificates served from the cache",
+        )?;
+        let ca_expiry_seconds = Gauge::new(
+            "trust_edge_proxy_ca_expiry_seconds",
+            "Seconds until the deployment CA expires",
+        )?;
+        let injections = IntCounter::new(
+            "trust_edge_proxy_injections_total",
+            "Credentials attached to upstream requests",
+        )?;
+        let redactions = IntCounter::new(
+            "trust_edge_proxy_redactions_total",
+            "Injected values removed from responses",
+        )?;
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(bump_handshakes.clone()),
+            Box::new(leaf_mints.clone()),
+            Box::new(leaf_cache_hits.clone()),
+            Box::new(ca_expiry_seconds.clone()),
+            Box::new(injections.clone()),
+            Box::new(redactions.clone()),
             Box::new(decision_seconds.clone()),
             Box::new(active_tunnels.clone()),
             Box::new(bytes.clone()),
@@ -148,6 +194,12 @@ impl Metrics {
             policy_reloads_ok: reloads.get_metric_with_label_values(&["ok"])?,
             policy_reloads_failed: reloads.get_metric_with_label_values(&["error"])?,
             policy_info,
+            bump_handshakes,
+            leaf_mints,
+            leaf_cache_hits,
+            ca_expiry_seconds,
+            injections,
+            redactions,
         })
     }
 

@@ -48,6 +48,10 @@ pub(crate) struct Record {
     pub(crate) policy_hash: Option<String>,
     /// Let through by a report-mode profile; enforcing would have answered this.
     pub(crate) enforce_would_deny: Option<DenyReason>,
+    /// Names of the secrets injected (never values).
+    pub(crate) injected: Vec<String>,
+    /// Injected values removed from the response.
+    pub(crate) redacted: Option<u64>,
 }
 
 impl Record {
@@ -73,6 +77,8 @@ impl Record {
             bytes_down: 0,
             policy_hash: None,
             enforce_would_deny: None,
+            injected: Vec::new(),
+            redacted: None,
         }
     }
 
@@ -118,6 +124,8 @@ impl Record {
         e.bytes_down = self.bytes_down;
         e.set_duration(self.started.elapsed());
         e.policy_hash = self.policy_hash.take();
+        e.injected = std::mem::take(&mut self.injected);
+        e.redacted = self.redacted;
         if let (None, Some(would)) = (self.reason, self.enforce_would_deny) {
             e.enforce_would_deny = Some(true);
             e.status_detail = Some(Cow::Borrowed(would.code()));

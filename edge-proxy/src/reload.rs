@@ -6,7 +6,6 @@
 
 use crate::edge::Edge;
 use notify::{RecursiveMode, Watcher};
-use policies::PolicySet;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,13 +51,16 @@ pub(crate) async fn watch(edge: Arc<Edge>) {
 
 /// Loads the policy directory and swaps the set in if it is valid and new.
 pub(crate) async fn reload(edge: &Edge) {
-    let dir = edge.config.policy_dir.clone();
-    let loaded = tokio::task::spawn_blocking(move || PolicySet::load_dir(&dir)).await;
+    let config = edge.config.clone();
+    let loaded = tokio::task::spawn_blocking(move || crate::policy_load::load(&config)).await;
     let old_hash = edge.policies.load().hash().to_owned();
     match loaded {
         Ok(Ok(set)) if set.hash() == old_hash => {}
         Ok(Ok(set)) => {
             let hash = set.hash().to_owned();
+            if let Some(secrets) = &edge.secrets {
+                secrets.set_names(crate::secrets::wanted(&set, &edge.config));
+            }
             edge.policies.store(Arc::new(set));
             edge.policy_generation.send_modify(|g| *g += 1);
             edge.metrics.policy_reloads_ok.inc();

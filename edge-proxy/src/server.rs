@@ -15,7 +15,6 @@ use crate::service::Forwarder;
 use crate::sessions::Sessions;
 use arc_swap::ArcSwap;
 use pingora_core::server::configuration::ServerConf;
-use policies::PolicySet;
 use policies::denyset::DenySet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -98,7 +97,7 @@ impl EdgeHandle {
 /// Policies, keys, resolver or audit log failed to load, or a listener could not be bound.
 pub async fn run(config: Config) -> Result<EdgeHandle, EdgeError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let policies = PolicySet::load_dir(&config.policy_dir).map_err(EdgeError::Policy)?;
+    let policies = crate::policy_load::load(&config).map_err(EdgeError::Policy)?;
     // With a control plane, its pushed JWKS is the only key source: start with none.
     let keys = match &config.control {
         Some(_) => KeySource::Static(serde_json::json!({ "keys": [] })),
@@ -139,6 +138,15 @@ pub async fn run(config: Config) -> Result<EdgeHandle, EdgeError> {
         Some(c) => Some(ControlLink::start(c, policies.hash()).map_err(EdgeError::Control)?),
         None => None,
     };
+    let bump = config.bump.as_ref().map(crate::bump::setup).transpose()?;
+    let secrets = config
+        .secrets
+        .as_ref()
+        .map(|s| crate::secrets::SecretStore::start(s, crate::secrets::wanted(&policies, &config)));
+    let server_conf = ServerConf {
+        ca_file: crate::bump::upstream_roots(&config)?.map(|p| p.display().to_string()),
+        ..ServerConf::default()
+    };
     let edge = Arc::new(Edge {
         unauthenticated: Arc::new(Semaphore::new(config.max_unauthenticated_connections)),
         config,
@@ -151,10 +159,12 @@ pub async fn run(config: Config) -> Result<EdgeHandle, EdgeError> {
         metrics: Metrics::new()?,
         policy_generation: tokio::sync::watch::Sender::new(0),
         control,
+        bump,
+        secrets,
     });
     edge.metrics.set_policy(edge.policies.load().hash());
     let proxy = Arc::new(pingora_proxy::http_proxy(
-        &Arc::new(ServerConf::default()),
+        &Arc::new(server_conf),
         Forwarder { edge: edge.clone() },
     ));
     let (shutdown, watcher) = watch::channel(false);
@@ -169,6 +179,7 @@ pub async fn run(config: Config) -> Result<EdgeHandle, EdgeError> {
         tokio::spawn(refresh_host_addresses(edge.clone())),
         tokio::spawn(sweep_sessions(edge.clone())),
         tokio::spawn(reload::watch(edge.clone())),
+        tokio::spawn(crate::bump::follow_ca(edge.clone())),
     ];
     if let Some(control) = &edge.control {
         let (state, events) = control.streams();

@@ -1,22 +1,30 @@
-//! The only `impl ProxyHttp`: how pingora forwards a plain-HTTP request the edge already allowed.
+//! The only `impl ProxyHttp`: how pingora forwards a request the edge already allowed — a plain
+//! HTTP forward, or a request read inside a bumped tunnel.
 //!
-//! The decision travels into pingora as connection user context (see [`crate::connection`]);
-//! here it becomes the peer (the checked address, in a pool keyed by session so two sessions
-//! never share an upstream connection), the origin-form request with `Host` taken from the
-//! absolute URI and hop-by-hop and `Proxy-*` headers removed, and finally the audit record.
+//! The decision travels into pingora as connection user context (see [`crate::connection`] and
+//! [`crate::bump`]); here it becomes the peer (the checked address, in a pool keyed by session so
+//! two sessions never share an upstream connection; for a bumped request TLS to the CONNECT host,
+//! with the certificate validated), the origin-form request with `Host` set by the edge and
+//! hop-by-hop and `Proxy-*` headers removed, the injected credentials (overwriting whatever the
+//! sandbox sent in those headers), the scrubbed response ([`crate::redact`]), and finally the
+//! audit record.
 
+use crate::bump::request::Injection;
 use crate::decide::Allowed;
 use crate::deny::{Refusal, status};
 use crate::edge::Edge;
 use crate::record::Record;
+use crate::redact::Redactor;
 use crate::sessions::Trip;
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora_core::modules::http::HttpModules;
 use pingora_core::prelude::HttpPeer;
+use pingora_core::protocols::ALPN;
 use pingora_core::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
+use scrub::Patterns;
 use std::any::Any;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -47,6 +55,34 @@ pub(crate) struct Forward {
     pub(crate) host: String,
     /// Whether an upgrade (allowed by the rule) is being requested.
     pub(crate) upgrade: bool,
+    /// How the edge reaches the upstream.
+    pub(crate) upstream: Upstream,
+    /// Response scrubbing, set up when the response head arrives (injected requests only).
+    pub(crate) redactor: Option<Redactor>,
+}
+
+/// The upstream leg of a forward.
+pub(crate) enum Upstream {
+    /// Plain HTTP to the checked address.
+    Plain,
+    /// TLS to the checked address, validating the certificate for `sni` (a bumped request).
+    Tls {
+        /// The CONNECT host: SNI and the name the certificate must carry.
+        sni: String,
+        /// Headers to attach.
+        injections: Vec<Injection>,
+        /// The forms of the injected values, scrubbed from the response.
+        patterns: Option<Arc<Patterns>>,
+    },
+}
+
+impl Forward {
+    fn patterns(&self) -> Option<&Arc<Patterns>> {
+        match &self.upstream {
+            Upstream::Tls { patterns, .. } => patterns.as_ref(),
+            Upstream::Plain => None,
+        }
+    }
 }
 
 /// The pingora application forwarding allowed plain-HTTP requests.
@@ -89,7 +125,16 @@ impl ProxyHttp for Forwarder {
                 "request reached pingora without a decision",
             )
         })?;
-        let mut peer = HttpPeer::new(f.allowed.addr, false, String::new());
+        let mut peer = match &f.upstream {
+            Upstream::Plain => HttpPeer::new(f.allowed.addr, false, String::new()),
+            Upstream::Tls { sni, .. } => {
+                let mut peer = HttpPeer::new(f.allowed.addr, true, sni.clone());
+                peer.options.alpn = ALPN::H1;
+                peer.options.verify_cert = true;
+                peer.options.verify_hostname = true;
+                peer
+            }
+        };
         let mut h = DefaultHasher::new();
         f.allowed.session.claims.sid.hash(&mut h);
         peer.group_key = h.finish();
@@ -129,6 +174,20 @@ impl ProxyHttp for Forwarder {
             req.insert_header("connection", "upgrade")?;
         }
         req.insert_header("host", f.host.as_str())?;
+        if let Upstream::Tls { injections, .. } = &f.upstream
+            && !injections.is_empty()
+        {
+            for injection in injections {
+                let mut value = http::HeaderValue::from_bytes(&injection.value).map_err(|_| {
+                    Error::explain(ErrorType::InternalError, "credential is not a header value")
+                })?;
+                value.set_sensitive(true);
+                req.insert_header(injection.header.clone(), value)?;
+            }
+            // The response is scanned for the values: ask for it unencoded.
+            req.insert_header("accept-encoding", "identity")?;
+            self.edge.metrics.injections.inc_by(injections.len() as u64);
+        }
         Ok(())
     }
 
@@ -154,14 +213,65 @@ impl ProxyHttp for Forwarder {
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         resp: &mut ResponseHeader,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
-        if let Some(f) = ctx.as_ref() {
-            resp.insert_header("x-request-id", f.record.request_id.as_str())?;
+        let Some(f) = ctx.as_mut() else {
+            return Ok(());
+        };
+        if let Some(patterns) = f.patterns().cloned() {
+            let has_body = session.req_header().method != http::Method::HEAD
+                && !matches!(resp.status.as_u16(), 100..=199 | 204 | 304);
+            match Redactor::start(patterns, resp, has_body) {
+                Ok(redactor) => f.redactor = Some(redactor),
+                Err(reason) => {
+                    f.record.deny(reason);
+                    return Err(Error::explain(
+                        ErrorType::HTTPStatus(status(reason)),
+                        "response cannot be inspected",
+                    ));
+                }
+            }
         }
+        resp.insert_header("x-request-id", f.record.request_id.as_str())?;
         Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut Self::CTX,
+    ) -> Result<Option<Duration>> {
+        let Some(f) = ctx.as_mut() else {
+            return Ok(None);
+        };
+        if let Some(redactor) = f.redactor.as_mut()
+            && let Err(reason) = redactor.body(body, end_of_stream)
+        {
+            f.record.deny(reason);
+            // Nothing more of this body reaches the sandbox: the connection is cut.
+            *body = None;
+            return Err(Error::explain(
+                ErrorType::HTTPStatus(status(reason)),
+                "response body cannot be inspected",
+            ));
+        }
+        Ok(None)
+    }
+
+    async fn response_trailer_filter(
+        &self,
+        _session: &mut Session,
+        trailers: &mut http::HeaderMap,
+        ctx: &mut Self::CTX,
+    ) -> Result<Option<Bytes>> {
+        if let Some(redactor) = ctx.as_mut().and_then(|f| f.redactor.as_mut()) {
+            redactor.trailers(trailers);
+        }
+        Ok(None)
     }
 
     async fn fail_to_proxy(
@@ -170,7 +280,14 @@ impl ProxyHttp for Forwarder {
         e: &Error,
         ctx: &mut Self::CTX,
     ) -> FailToProxy {
+        let tls = ctx
+            .as_ref()
+            .is_some_and(|f| matches!(f.upstream, Upstream::Tls { .. }));
+        let decided = ctx.as_ref().and_then(|f| f.record.reason);
         let reason = match (e.esource(), e.etype()) {
+            (_, ErrorType::HTTPStatus(_)) if decided.is_some() => {
+                decided.unwrap_or(DenyReason::UpstreamUnreachable)
+            }
             (_, ErrorType::HTTPStatus(403)) => DenyReason::Tripwire,
             (
                 ErrorSource::Downstream,
@@ -182,6 +299,13 @@ impl ProxyHttp for Forwarder {
                 };
             }
             (ErrorSource::Downstream, _) => DenyReason::MalformedRequest,
+            (
+                _,
+                ErrorType::TLSHandshakeFailure
+                | ErrorType::TLSHandshakeTimedout
+                | ErrorType::InvalidCert
+                | ErrorType::HandshakeError,
+            ) if tls => DenyReason::UpstreamTlsFailed,
             _ => DenyReason::UpstreamUnreachable,
         };
         let request_id = match ctx.as_mut() {
@@ -210,6 +334,11 @@ impl ProxyHttp for Forwarder {
             f.record.status = session.response_written().map(|r| r.status.as_u16());
             f.record.bytes_up = session.body_bytes_read() as u64;
             f.record.bytes_down = session.body_bytes_sent() as u64;
+            if let Some(redactor) = &f.redactor {
+                let n = redactor.redactions();
+                f.record.redacted = Some(n);
+                self.edge.metrics.redactions.inc_by(n);
+            }
             self.edge.metrics.bytes_up.inc_by(f.record.bytes_up);
             self.edge.metrics.bytes_down.inc_by(f.record.bytes_down);
         }

@@ -232,3 +232,10 @@ pub(crate) fn until_unix(exp: u64) -> Duration {
         .unwrap_or_default();
     Duration::from_secs(exp).saturating_sub(now)
 }
+
+/// Now, in unix seconds (token `exp` is compared against this).
+pub(crate) fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,15 +1,21 @@
-//! The pass-through rung for CONNECT: answer 200, read the ClientHello (deadline + size bound),
-//! require its SNI to equal the CONNECT host before a single byte goes upstream, dial exactly the
-//! checked address, then splice — ending on idle, on total lifetime or when the token expires.
+//! CONNECT tunnels: answer 200, read the ClientHello (deadline + size bound) and require its SNI
+//! to equal the CONNECT host before a single byte goes upstream. Then, for a `bump` rule, hand
+//! the connection to [`crate::bump`]; for pass-through, dial exactly the checked address and
+//! splice — ending on idle, on total lifetime or when the token expires.
 
+use crate::client_conn::ClientConn;
 use crate::client_hello::{self, Hello};
 use crate::decide::Allowed;
 use crate::record::Record;
+use crate::service::Forwarder;
 use crate::sessions::{Closing, Trip, until_unix};
 use bytes::BytesMut;
+use pingora_proxy::HttpProxy;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use trust_core::DenyReason;
 
@@ -18,16 +24,23 @@ const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
 /// Relay buffer per direction.
 const BUF: usize = 16 * 1024;
 
+/// What a bumped tunnel forwards through, and the edge's shutdown signal.
+pub(crate) struct Ends<'a> {
+    /// pingora, which forwards each request read inside a bumped tunnel.
+    pub(crate) proxy: &'a Arc<HttpProxy<Forwarder>>,
+    /// The edge's shutdown signal.
+    pub(crate) shutdown: &'a watch::Receiver<bool>,
+}
+
 /// Runs one tunnel to its end; `early` holds bytes the client sent after the CONNECT head.
-pub(crate) async fn run<C>(
-    client: &mut C,
+pub(crate) async fn run(
+    mut client: ClientConn,
     mut early: BytesMut,
     allowed: Allowed,
     rec: &mut Record,
     closing: &mut Closing,
-) where
-    C: AsyncRead + AsyncWrite + Unpin,
-{
+    ends: Ends<'_>,
+) {
     let edge = rec.edge().clone();
     let cfg = &edge.config;
     if client.write_all(ESTABLISHED).await.is_err() || client.flush().await.is_err() {
@@ -36,7 +49,7 @@ pub(crate) async fn run<C>(
     let _active = Active::new(&edge.metrics.active_tunnels);
     let hello_deadline = Instant::now() + cfg.client_hello_timeout;
     let reading = client_hello::read(
-        client,
+        &mut client,
         &mut early,
         crate::defaults::MAX_CLIENT_HELLO_BYTES,
         hello_deadline,
@@ -59,6 +72,11 @@ pub(crate) async fn run<C>(
         rec.deny(DenyReason::SniMismatch);
         return;
     }
+    let lifetime = tunnel_bounds(&edge, &allowed).1;
+    if rec.rung == Some(policies::Rung::Bump) {
+        crate::bump::run(client, early, allowed, rec, closing, ends, lifetime).await;
+        return;
+    }
     let upstream =
         match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(allowed.addr)).await {
             Ok(Ok(s)) => s,
@@ -68,22 +86,33 @@ pub(crate) async fn run<C>(
             }
         };
     let _ = upstream.set_nodelay(true);
-    let profile = edge
-        .policies
-        .load()
-        .profile(&allowed.session.claims.profile)
-        .cloned();
-    let (idle, lifetime) = profile
-        .map_or((Duration::from_secs(300), Duration::from_secs(3600)), |p| {
-            (p.limits.tunnel_idle_timeout, p.limits.tunnel_max_lifetime)
-        });
+    let (idle, lifetime) = tunnel_bounds(&edge, &allowed);
     let lifetime = lifetime.min(until_unix(allowed.state.exp()));
     let mut upstream = upstream;
     let bounds = Bounds {
         idle,
         end: Instant::now() + lifetime,
     };
-    splice(client, &mut upstream, early, bounds, &allowed, rec, closing).await;
+    splice(
+        &mut client,
+        &mut upstream,
+        early,
+        bounds,
+        &allowed,
+        rec,
+        closing,
+    )
+    .await;
+}
+
+/// The profile's idle and lifetime bounds for a tunnel.
+fn tunnel_bounds(edge: &crate::edge::Edge, allowed: &Allowed) -> (Duration, Duration) {
+    edge.policies
+        .load()
+        .profile(&allowed.session.claims.profile)
+        .map_or((Duration::from_secs(300), Duration::from_secs(3600)), |p| {
+            (p.limits.tunnel_idle_timeout, p.limits.tunnel_max_lifetime)
+        })
 }
 
 /// Counts a tunnel as active from its 200 until it ends, whichever way it ends.

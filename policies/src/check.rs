@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::deployment::Deployment;
 use crate::error::PolicyError;
 use crate::set::{PolicySet, file_error, is_policy_file_name, read_policy_file};
 
@@ -111,8 +112,9 @@ impl fmt::Display for Report {
     }
 }
 
-/// Checks the policy files and directories at `paths`.
-pub fn check_paths(paths: &[PathBuf]) -> Report {
+/// Checks the policy files and directories at `paths`, and each set against `deployment`
+/// (pass `&Deployment::default()` to check the files on their own).
+pub fn check_paths(paths: &[PathBuf], deployment: &Deployment) -> Report {
     let mut report = Report::default();
     let mut loose = Vec::new();
     let mut loose_errors = Vec::new();
@@ -130,7 +132,9 @@ pub fn check_paths(paths: &[PathBuf]) -> Report {
                         )],
                     )
                 }
-                Ok((sources, read_errors)) => check_set(&mut report, &sources, read_errors),
+                Ok((sources, read_errors)) => {
+                    check_set(&mut report, &sources, read_errors, deployment);
+                }
                 Err(errors) => push_errors(&mut report, errors),
             }
             continue;
@@ -142,15 +146,20 @@ pub fn check_paths(paths: &[PathBuf]) -> Report {
         }
     }
     if !loose.is_empty() || !loose_errors.is_empty() {
-        check_set(&mut report, &loose, loose_errors);
+        check_set(&mut report, &loose, loose_errors, deployment);
     }
     report
 }
 
 /// Checks one set of sources (`(name, text)` pairs) and adds its diagnostics.
-fn check_set(report: &mut Report, sources: &[(String, String)], read_errors: Vec<PolicyError>) {
+fn check_set(
+    report: &mut Report,
+    sources: &[(String, String)],
+    read_errors: Vec<PolicyError>,
+    deployment: &Deployment,
+) {
     report.files = report.files.saturating_add(sources.len());
-    let checked = PolicySet::check_sources(sources);
+    let checked = PolicySet::check_sources_with(sources, deployment);
     let mut diagnostics: Vec<Diagnostic> = read_errors
         .into_iter()
         .map(|e| Diagnostic::from_error(e, Severity::Error))

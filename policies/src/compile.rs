@@ -2,7 +2,7 @@
 //! load. Every problem in the document is recorded; none stops the walk.
 
 use crate::defaults;
-use crate::model::{HostPattern, Limits, Mode, Profile, Tripwire, TripwireAction};
+use crate::model::{HostPattern, Limits, Mode, Profile, Rung, Tripwire, TripwireAction};
 use crate::rule;
 use crate::units;
 use crate::walker::{Fields, Walker};
@@ -141,7 +141,7 @@ fn spec(w: &mut Walker<'_>, node: &Node, key_pos: Pos, name: Option<String>) -> 
     let limits = limits(w, &fields, key_pos, warn_defaults);
     let tripwire = tripwire(w, &fields, key_pos, warn_defaults);
     let mut rules = Vec::new();
-    let mut seen: Vec<(HostPattern, usize, Option<&str>)> = Vec::new();
+    let mut seen: Vec<(HostPattern, usize, Option<Rung>)> = Vec::new();
     for (index, item) in items.iter().enumerate() {
         let parts = rule::compile(w, item, index);
         let Some((host, host_pos)) = parts.host else {
@@ -151,8 +151,9 @@ fn spec(w: &mut Walker<'_>, node: &Node, key_pos: Pos, name: Option<String>) -> 
             let message = match (rung, parts.rung) {
                 (Some(first), Some(here)) if *first != here => format!(
                     "host `{host}` is already listed at line {line} of this profile with rung \
-                     `{first}`, and here with rung `{here}`; a host has one rung: merge the two \
-                     rules"
+                     `{}`, and here with rung `{}`; a host has one rung: merge the two rules",
+                    first.as_str(),
+                    here.as_str()
                 ),
                 _ => format!(
                     "host `{host}` is already listed at line {line} of this profile; merge the two rules"

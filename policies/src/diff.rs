@@ -1,6 +1,7 @@
 //! `policy diff`: what changed between two policy sets, per profile — the thing a reviewer
 //! reads. Destinations are matched by host pattern (a rule that only moved lines is
-//! unchanged); settings (mode, limits, tripwire) are compared value by value.
+//! unchanged); settings (mode, limits, tripwire) are compared value by value. Credentials are
+//! shown by secret name and header, never by value (a policy holds no values).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -8,7 +9,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::explain::{RuleView, join};
+use crate::explain::{InjectView, RuleView, join};
 use crate::model::{HostPattern, Profile, Rule};
 use crate::set::PolicySet;
 use crate::units::{format_duration, format_size};
@@ -57,6 +58,14 @@ pub struct DestinationChange {
     pub upgrades_added: Vec<String>,
     /// `Upgrade` protocols removed.
     pub upgrades_removed: Vec<String>,
+    /// The `http.methods` before and after (`any` for no list), when they changed.
+    pub methods: Option<SettingChange>,
+    /// The `http.paths` before and after (`any` for no list), when they changed.
+    pub paths: Option<SettingChange>,
+    /// Credentials now attached (a changed secret or format shows as removed and added).
+    pub inject_added: Vec<InjectView>,
+    /// Credentials no longer attached.
+    pub inject_removed: Vec<InjectView>,
 }
 
 /// What changed in one profile.
@@ -221,6 +230,22 @@ fn rule_change(old: &Rule, new: &Rule) -> Option<DestinationChange> {
             .collect::<Vec<_>>()
     };
     let (old_up, new_up) = (names(old), names(new));
+    let listed = |key: &str, old: &[String], new: &[String]| {
+        let shown = |v: &[String]| {
+            if v.is_empty() {
+                "any".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        (old != new).then(|| SettingChange {
+            key: key.to_owned(),
+            old: Some(shown(old)),
+            new: Some(shown(new)),
+        })
+    };
+    let views = |r: &Rule| r.inject.iter().map(InjectView::from).collect::<Vec<_>>();
+    let (old_inject, new_inject) = (views(old), views(new));
     let change = DestinationChange {
         host: new.host.to_string(),
         id: new.id.clone(),
@@ -243,6 +268,18 @@ fn rule_change(old: &Rule, new: &Rule) -> Option<DestinationChange> {
             .filter(|u| !new_up.contains(u))
             .cloned()
             .collect(),
+        methods: listed("http.methods", &old.http.methods, &new.http.methods),
+        paths: listed("http.paths", &old.http.paths, &new.http.paths),
+        inject_added: new_inject
+            .iter()
+            .filter(|i| !old_inject.contains(i))
+            .cloned()
+            .collect(),
+        inject_removed: old_inject
+            .iter()
+            .filter(|i| !new_inject.contains(i))
+            .cloned()
+            .collect(),
     };
     let same = change.ports_added.is_empty()
         && change.ports_removed.is_empty()
@@ -250,7 +287,11 @@ fn rule_change(old: &Rule, new: &Rule) -> Option<DestinationChange> {
         && change.addresses_added.is_empty()
         && change.addresses_removed.is_empty()
         && change.upgrades_added.is_empty()
-        && change.upgrades_removed.is_empty();
+        && change.upgrades_removed.is_empty()
+        && change.methods.is_none()
+        && change.paths.is_none()
+        && change.inject_added.is_empty()
+        && change.inject_removed.is_empty();
     (!same).then_some(change)
 }
 
@@ -307,11 +348,21 @@ fn destination(r: &RuleView) -> String {
     if !r.upgrades.is_empty() {
         text.push_str(&format!(" upgrades {}", r.upgrades.join(", ")));
     }
+    if !r.methods.is_empty() {
+        text.push_str(&format!(" methods {}", r.methods.join(", ")));
+    }
+    if !r.paths.is_empty() {
+        text.push_str(&format!(" paths {}", r.paths.join(", ")));
+    }
+    if !r.inject.is_empty() {
+        text.push_str(&format!(" inject {}", join(&r.inject)));
+    }
     text.push_str(&format!(" ({})", r.id));
     text
 }
 
-/// `ports +80 -8080; rung pass-through -> bump; addresses +10.0.0.1`.
+/// `ports +80 -8080; rung pass-through -> bump; addresses +10.0.0.1; methods any -> GET;
+/// inject +x-api-key: {anthropic-api-key}`.
 fn changes(c: &DestinationChange) -> String {
     let mut parts = Vec::new();
     let signed = |plus: String, minus: String| -> String {
@@ -371,6 +422,25 @@ fn changes(c: &DestinationChange) -> String {
             signed(
                 plus(c.upgrades_added.clone()),
                 minus(c.upgrades_removed.clone())
+            )
+        ));
+    }
+    for (name, change) in [("methods", &c.methods), ("paths", &c.paths)] {
+        if let Some(ch) = change {
+            parts.push(format!(
+                "{name} {} -> {}",
+                ch.old.as_deref().unwrap_or_default(),
+                ch.new.as_deref().unwrap_or_default()
+            ));
+        }
+    }
+    if !c.inject_added.is_empty() || !c.inject_removed.is_empty() {
+        let shown = |v: &[InjectView]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
+        parts.push(format!(
+            "inject {}",
+            signed(
+                plus(shown(&c.inject_added)),
+                minus(shown(&c.inject_removed))
             )
         ));
     }

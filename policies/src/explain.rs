@@ -2,7 +2,8 @@
 //! addresses, what the deny-set does with them.
 //!
 //! The explanation follows the edge's fixed check order for the parts a policy decides:
-//! profile → IP literal → host → port → (resolve) → deny-set. What only the running edge
+//! profile → IP literal → host → port → (resolve) → deny-set → (bump) method and path →
+//! credentials (names only, never values). What only the running edge
 //! knows (the token, revocation, limits, the tripwire, its own listeners, operator
 //! additions to the deny-set) is not part of it. Pure: no resolver, no clock.
 
@@ -15,9 +16,13 @@ use trust_core::DenyReason;
 use crate::authority::Destination;
 use crate::decide::ReportDecision;
 use crate::denyset::{DenySet, Screened};
-use crate::model::{Mode, Rule};
+use crate::model::{Mode, Rule, Rung};
+
+mod bump;
+
 use crate::request::{Carried, Request, serialize_display};
 use crate::set::PolicySet;
+pub use bump::{HttpCheck, InjectView};
 
 /// Allow or deny.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,6 +59,12 @@ pub struct RuleView {
     pub addresses: Vec<IpAddr>,
     /// Allowed `Upgrade` protocols.
     pub upgrades: Vec<String>,
+    /// Allowed methods inside a bumped tunnel (empty: any but TRACE and CONNECT).
+    pub methods: Vec<String>,
+    /// Allowed path prefixes inside a bumped tunnel (empty: any safe path).
+    pub paths: Vec<String>,
+    /// Credentials the rule attaches (names and headers, never values).
+    pub inject: Vec<InjectView>,
 }
 
 impl From<&Rule> for RuleView {
@@ -69,6 +80,9 @@ impl From<&Rule> for RuleView {
                 .iter()
                 .map(|u| u.as_str().to_owned())
                 .collect(),
+            methods: rule.http.methods.clone(),
+            paths: rule.http.paths.clone(),
+            inject: rule.inject.iter().map(InjectView::from).collect(),
         }
     }
 }
@@ -89,6 +103,15 @@ impl fmt::Display for RuleView {
         }
         if !self.upgrades.is_empty() {
             write!(f, ", upgrades {}", self.upgrades.join(", "))?;
+        }
+        if !self.methods.is_empty() {
+            write!(f, ", methods {}", self.methods.join(", "))?;
+        }
+        if !self.paths.is_empty() {
+            write!(f, ", paths {}", self.paths.join(", "))?;
+        }
+        if !self.inject.is_empty() {
+            write!(f, ", inject {}", join(&self.inject))?;
         }
         f.write_str(")")
     }
@@ -139,6 +162,12 @@ pub struct Explanation {
     pub passed_over: Vec<RuleView>,
     /// The deny-set's verdict on the resolved addresses, when they are known.
     pub address_check: Option<AddressCheck>,
+    /// The method and path verdict of a `bump` rule (`GET /` for a bare CONNECT authority).
+    pub http: Option<HttpCheck>,
+    /// The credentials the edge would attach (names and headers, never values): only on a
+    /// `bump` rule, over TLS, for a request it allows outright (never one let through only by
+    /// report mode).
+    pub inject: Vec<InjectView>,
     /// What a reviewer should know about this decision.
     pub notes: Vec<String>,
 }
@@ -164,6 +193,8 @@ pub fn explain(
         rung: None,
         passed_over: Vec::new(),
         address_check: None,
+        http: None,
+        inject: Vec::new(),
         notes: Vec::new(),
     };
     let Some(p) = set.profile(profile) else {
@@ -269,6 +300,11 @@ pub fn explain(
         }
         out.address_check = Some(check);
     }
+    if let Some(rule) = deciding.filter(|r| r.rung == Rung::Bump)
+        && out.decision == Decision::Allow
+    {
+        bump::inside(&mut out, request, rule, p.mode);
+    }
     if out.decision == Decision::Allow {
         out.notes.push(
             "at run time the edge also checks the session token and kill switch, limits and \
@@ -280,6 +316,9 @@ pub fn explain(
 }
 
 fn rung_note(request: &Request, rule: &Rule) -> String {
+    if rule.rung == Rung::Bump {
+        return bump::rung_note(request, rule);
+    }
     match request.carried {
         Carried::Tunnel if matches!(request.destination, Destination::Ip(_)) => format!(
             "pass-through to an IP literal: there is no name to bind the TLS SNI to; the edge \
@@ -300,7 +339,7 @@ fn rung_note(request: &Request, rule: &Rule) -> String {
         }
         Carried::Forward => format!(
             "pass-through over plain HTTP: forwarded with Host `{}`; rule {} has no method or \
-             path rules (those need rung `bump`, not available yet)",
+             path rules (those need rung `bump`)",
             request.authority(),
             rule.id
         ),
@@ -388,6 +427,16 @@ impl fmt::Display for Explanation {
         if let Some(check) = &self.address_check {
             writeln!(f, "addresses: {}", join(&check.answers))?;
             writeln!(f, "deny-set:  {}", check.detail)?;
+        }
+        if let Some(http) = &self.http {
+            writeln!(
+                f,
+                "http:      {} {}: {}",
+                http.method, http.path, http.detail
+            )?;
+        }
+        for inject in &self.inject {
+            writeln!(f, "inject:    {inject}")?;
         }
         for note in &self.notes {
             writeln!(f, "note:      {note}")?;

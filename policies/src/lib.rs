@@ -6,10 +6,13 @@ mod compile;
 mod decide;
 pub mod defaults;
 pub mod denyset;
+mod deployment;
 pub mod diff;
 mod error;
 pub mod explain;
 mod host;
+mod http;
+mod inject;
 mod model;
 pub mod request;
 mod rule;
@@ -23,7 +26,10 @@ mod yaml;
 pub use authority::{Destination, parse_authority};
 pub use compile::{API_VERSION, KIND};
 pub use decide::ReportDecision;
+pub use deployment::Deployment;
 pub use error::{AuthorityError, PolicyError};
+pub use http::HttpRules;
+pub use inject::{Inject, InjectFormat};
 pub use model::{
     HostPattern, Limits, Mode, Profile, Rule, Rung, Tripwire, TripwireAction, Upgrade,
 };

@@ -5,6 +5,9 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::http::HttpRules;
+use crate::inject::Inject;
+
 /// One compiled egress profile (one `EgressProfile` document).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
@@ -64,13 +67,14 @@ impl Profile {
     }
 }
 
-/// Whether a profile's host, port (and later method and path) decisions are enforced.
+/// Whether a profile's host, port, method and path decisions are enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
     /// Refuse what the profile does not allow.
     Enforce,
-    /// Trial a profile: log would-be denials of host and port and allow them. Never relaxes
-    /// tokens, the deny-set, IP literals, SNI/Host binding, limits or the kill switch.
+    /// Trial a profile: log would-be denials of host, port, method and path and allow them
+    /// (never injecting a credential on such a request). Never relaxes tokens, the deny-set,
+    /// IP literals, SNI/Host binding, limits or the kill switch.
     Report,
 }
 
@@ -145,8 +149,13 @@ pub struct Rule {
     /// Exact addresses this rule may reach even though the deny-set holds them (only on an
     /// exact-host rule; empty otherwise).
     pub addresses: Vec<IpAddr>,
-    /// HTTP upgrades allowed on this destination.
+    /// HTTP upgrades allowed on this destination (never on a rule with `inject`).
     pub upgrades: Vec<Upgrade>,
+    /// Method and path rules for the requests inside a bumped tunnel (empty on `pass-through`).
+    pub http: HttpRules,
+    /// Credentials attached to every request the rule allows inside a bumped tunnel, in file
+    /// order, each on its own header (only on a `bump` rule naming an exact host).
+    pub inject: Vec<Inject>,
 }
 
 impl Rule {
@@ -188,6 +197,10 @@ pub enum Rung {
     /// CONNECT: SNI must equal the CONNECT host, then bytes are spliced. Plain HTTP: forwarded
     /// with `Host` taken from the absolute URI.
     PassThrough,
+    /// TLS interception: the edge terminates the sandbox's TLS with a leaf minted from the
+    /// deployment CA, decides every request inside ([`Rule::check_request`]), attaches the
+    /// rule's credentials and opens its own validated TLS to the upstream.
+    Bump,
 }
 
 impl Rung {
@@ -195,6 +208,7 @@ impl Rung {
     pub const fn as_str(self) -> &'static str {
         match self {
             Rung::PassThrough => "pass-through",
+            Rung::Bump => "bump",
         }
     }
 }

@@ -2,9 +2,10 @@
 //! (`https://pypi.org/simple/`, `http://example.com/`) or a CONNECT authority
 //! (`github.com:22`), brought to what the edge sees.
 //!
-//! An `https://` URL reaches the edge as `CONNECT host:443` and then TLS: the edge sees the
-//! host and port, never the method or path. An `http://` URL reaches it as an absolute-form
-//! request whose method and path it does see.
+//! An `https://` URL reaches the edge as `CONNECT host:443` and then TLS: on a
+//! `pass-through` rule the edge sees the host and port, never the method or path; on a `bump`
+//! rule it also decides the method and path of the request inside. An `http://` URL reaches
+//! it as an absolute-form request whose method and path it does see.
 
 use std::fmt;
 
@@ -32,8 +33,9 @@ pub enum Carried {
 pub struct Request {
     /// How it reaches the edge.
     pub carried: Carried,
-    /// The method: `CONNECT` for a tunnel, the given method (default `GET`) for a forward.
-    /// For an `https://` URL this is the method inside the tunnel, which the edge never sees.
+    /// The method: `CONNECT` for a bare CONNECT authority, else the given method (default
+    /// `GET`). For an `https://` URL (or an authority given with a method or path) this is the
+    /// method inside the tunnel, which only a `bump` rule sees.
     pub method: String,
     /// The destination host, normalised (lowercase punycode, or an IP literal).
     #[serde(serialize_with = "serialize_display")]
@@ -61,28 +63,51 @@ pub enum RequestError {
     /// The method is not an HTTP token.
     #[error("`{0}` is not an HTTP method")]
     Method(String),
-    /// A method was given with a CONNECT authority.
-    #[error("a CONNECT authority has no other method; give a URL to choose a method")]
-    MethodOnConnect,
+    /// A path was given with a URL, which carries its own.
+    #[error(
+        "the URL carries the path; give the path in the URL, or a CONNECT authority and a path"
+    )]
+    PathWithUrl,
+    /// The path is not an origin-form request-target.
+    #[error(
+        "`{0}` is not a request path: it must start with `/` and hold no spaces or control characters"
+    )]
+    Path(String),
     /// The text is too long.
     #[error("the request is longer than {MAX_REQUEST_LEN} characters")]
     TooLong,
 }
 
 impl Request {
-    /// Reads a URL or, when `text` has no `://`, a CONNECT authority. `method` applies to a
-    /// URL only (default `GET`).
+    /// Reads a URL or, when `text` has no `://`, a CONNECT authority. `method` (default `GET`)
+    /// is the method of a URL, or of the request inside the tunnel of an authority; `path`
+    /// (default `/`) goes with an authority only, a URL carrying its own. An authority given
+    /// with neither is a bare CONNECT.
     ///
     /// # Errors
     /// [`RequestError`] saying what is wrong.
-    pub fn parse(text: &str, method: Option<&str>) -> Result<Request, RequestError> {
-        if text.len() > MAX_REQUEST_LEN {
+    pub fn parse(
+        text: &str,
+        method: Option<&str>,
+        path: Option<&str>,
+    ) -> Result<Request, RequestError> {
+        if text.len() > MAX_REQUEST_LEN || path.is_some_and(|p| p.len() > MAX_REQUEST_LEN) {
             return Err(RequestError::TooLong);
         }
         match text.split_once("://") {
+            Some(_) if path.is_some() => Err(RequestError::PathWithUrl),
             Some((scheme, rest)) => Request::url(scheme, rest, method),
-            None if method.is_some() => Err(RequestError::MethodOnConnect),
-            None => Request::connect(text),
+            None if method.is_none() && path.is_none() => Request::connect(text),
+            None => {
+                let mut request = Request::connect(text)?;
+                request.method = checked_method(method)?;
+                let path = path.unwrap_or("/");
+                if !path.starts_with('/') || path.bytes().any(|b| !b.is_ascii_graphic()) {
+                    return Err(RequestError::Path(path.to_owned()));
+                }
+                request.path = Some(path.to_owned());
+                Ok(request)
+            }
         }
     }
 
@@ -121,14 +146,7 @@ impl Request {
             t if t.starts_with('?') => format!("/{t}"),
             t => t.to_owned(),
         };
-        let method = match method {
-            Some(m) if is_token(m) => m.to_owned(),
-            Some(m) => return Err(RequestError::Method(m.to_owned())),
-            None => "GET".to_owned(),
-        };
-        if method.eq_ignore_ascii_case("CONNECT") {
-            return Err(RequestError::Method(method));
-        }
+        let method = checked_method(method)?;
         Ok(Request {
             carried,
             method,
@@ -136,6 +154,15 @@ impl Request {
             port,
             path: Some(path),
         })
+    }
+
+    /// The method and request-target of the HTTP request the edge decides inside a bumped
+    /// tunnel (or forwards): `GET /` for a bare CONNECT authority.
+    pub fn inner(&self) -> (&str, &str) {
+        match &self.path {
+            Some(path) => (self.method.as_str(), path.as_str()),
+            None => ("GET", "/"),
+        }
     }
 
     /// The destination as `host:port` (IPv6 in brackets).
@@ -160,13 +187,17 @@ impl fmt::Display for Request {
     }
 }
 
-/// An RFC 9110 token (what a method may be).
-fn is_token(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 32
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+/// The method given (default `GET`): an RFC 9110 token, not `CONNECT` in any case.
+fn checked_method(method: Option<&str>) -> Result<String, RequestError> {
+    let method = match method {
+        Some(m) if crate::http::is_method(m) => m.to_owned(),
+        Some(m) => return Err(RequestError::Method(m.to_owned())),
+        None => "GET".to_owned(),
+    };
+    if method.eq_ignore_ascii_case("CONNECT") {
+        return Err(RequestError::Method(method));
+    }
+    Ok(method)
 }
 
 pub(crate) fn serialize_display<T: fmt::Display, S: serde::Serializer>(

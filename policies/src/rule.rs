@@ -1,14 +1,24 @@
 //! One `destinations:` entry: from its YAML node to a checked [`Rule`].
 
+mod http;
+mod inject;
+
 use std::net::{IpAddr, Ipv6Addr};
 
 use crate::defaults;
+use crate::deployment::Need;
 use crate::host;
+use crate::http::HttpRules;
 use crate::model::{HostPattern, Rule, Rung, Upgrade};
 use crate::walker::{Fields, Walker};
-use crate::yaml::{Node, Pos};
+use crate::yaml::{Node, Pos, Value};
 
-/// Keys of a destination rule. `http` and `inject` are known so they get a precise refusal.
+#[cfg(test)]
+pub(crate) use http::KEYS as HTTP_KEYS;
+#[cfg(test)]
+pub(crate) use inject::KEYS as INJECT_KEYS;
+
+/// Keys of a destination rule.
 pub(crate) const KEYS: &[&str] = &[
     "host",
     "ports",
@@ -19,8 +29,7 @@ pub(crate) const KEYS: &[&str] = &[
     "inject",
 ];
 
-/// Rung names as written; `bump` is known so it gets a precise refusal.
-const RUNGS: &[(&str, Option<Rung>)] = &[("pass-through", Some(Rung::PassThrough)), ("bump", None)];
+const RUNGS: &[(&str, Rung)] = &[("pass-through", Rung::PassThrough), ("bump", Rung::Bump)];
 
 const UPGRADES: &[(&str, Upgrade)] = &[("websocket", Upgrade::WebSocket), ("h2c", Upgrade::H2c)];
 
@@ -29,8 +38,8 @@ const UPGRADES: &[(&str, Upgrade)] = &[("websocket", Upgrade::WebSocket), ("h2c"
 pub(crate) struct Parts {
     /// The host pattern and where it is written, when it parsed.
     pub(crate) host: Option<(HostPattern, Pos)>,
-    /// The rung as written (`pass-through`, `bump`), when it is a known name.
-    pub(crate) rung: Option<&'static str>,
+    /// The rung, when it is a known name.
+    pub(crate) rung: Option<Rung>,
     /// The rule, when the entry has no error at all.
     pub(crate) rule: Option<Rule>,
 }
@@ -62,8 +71,7 @@ pub(crate) fn compile(w: &mut Walker<'_>, node: &Node, index: usize) -> Parts {
             None
         }
     };
-    let (rung_name, rung) = rung(w, &fields, &what);
-    bump_only_keys(w, &fields, &what, host.as_ref(), rung_name);
+    let rung = rung(w, &fields, &what);
     let ports_node = fields.get("ports");
     let ports = match ports_node {
         Some(node) => ports(w, node, &format!("{what}.ports")),
@@ -77,6 +85,15 @@ pub(crate) fn compile(w: &mut Walker<'_>, node: &Node, index: usize) -> Parts {
         Some(node) => upgrades(w, node, &format!("{what}.upgrades")),
         None => Some(Vec::new()),
     };
+    let http = match fields.get("http") {
+        Some(node) => http::compile(w, node, &format!("{what}.http")),
+        None => Some(HttpRules::default()),
+    };
+    let inject = match fields.get("inject") {
+        Some(node) => inject::compile(w, node, &format!("{what}.inject")),
+        None => Some(Vec::new()),
+    };
+    bump_only_keys(w, &fields, &what, host.as_ref(), rung);
     if ports_node.is_none() {
         if matches!(host, Some(HostPattern::Ip(_))) {
             w.error(
@@ -110,65 +127,59 @@ pub(crate) fn compile(w: &mut Walker<'_>, node: &Node, index: usize) -> Parts {
     let host_at = host
         .clone()
         .map(|h| (h, host_node.map_or(node.pos, |n| n.pos)));
-    let rule = match (host, ports, rung, addresses, upgrades) {
-        (Some(host), Some(ports), Some(rung), Some(addresses), Some(upgrades))
-            if w.error_count() == errors_before =>
-        {
-            Some(Rule {
-                id: format!("{}:{}", w.file(), node.pos.line),
-                host,
-                ports,
-                rung,
-                addresses,
-                upgrades,
-            })
-        }
+    let rule = match (host, ports, rung, addresses, upgrades, http, inject) {
+        (
+            Some(host),
+            Some(ports),
+            Some(rung),
+            Some(addresses),
+            Some(upgrades),
+            Some(http),
+            Some(inject),
+        ) if w.error_count() == errors_before => Some(Rule {
+            id: format!("{}:{}", w.file(), node.pos.line),
+            host,
+            ports,
+            rung,
+            addresses,
+            upgrades,
+            http,
+            inject,
+        }),
         _ => None,
     };
     Parts {
         host: host_at,
-        rung: rung_name,
+        rung,
         rule,
     }
 }
 
-/// The rung: its name as written (when known) and the rung itself (when supported).
-fn rung(
-    w: &mut Walker<'_>,
-    fields: &Fields<'_>,
-    what: &str,
-) -> (Option<&'static str>, Option<Rung>) {
+/// The rung; a `bump` is recorded as needing the deployment CA.
+fn rung(w: &mut Walker<'_>, fields: &Fields<'_>, what: &str) -> Option<Rung> {
     let Some(node) = fields.get("rung") else {
         w.missing(fields, what, "rung", "rung: pass-through");
-        return (None, None);
+        return None;
     };
-    match w.keyword(node, &format!("{what}.rung"), RUNGS) {
-        Some(Some(rung)) => (Some(rung.as_str()), Some(rung)),
-        Some(None) => {
-            w.error(
-                node.pos,
-                format!(
-                    "`{what}.rung`: `bump` (TLS interception) is not available yet; this edge \
-                     refuses the rule rather than carry it as `pass-through`"
-                ),
-            );
-            (Some("bump"), None)
-        }
-        None => (None, None),
+    let field = format!("{what}.rung");
+    let rung = w.keyword(node, &field, RUNGS)?;
+    if rung == Rung::Bump {
+        w.site(node.pos, field, Need::Ca);
     }
+    Some(rung)
 }
 
-/// `http:` and `inject:` only mean something on the `bump` rung (which is refused today):
-/// on a `pass-through` rule they could not be enforced, and a credential never goes to a
-/// wildcard host.
+/// What only a `bump` rule may carry, and what a credential never goes with: `http:` and
+/// `inject:` need the edge to read the traffic; a credential goes only to an exact host
+/// name, and never on a connection that an `Upgrade` takes out of the edge's view.
 fn bump_only_keys(
     w: &mut Walker<'_>,
     fields: &Fields<'_>,
     what: &str,
     host: Option<&HostPattern>,
-    rung: Option<&str>,
+    rung: Option<Rung>,
 ) {
-    let pass_through = rung == Some(Rung::PassThrough.as_str());
+    let pass_through = rung == Some(Rung::PassThrough);
     if let Some(key) = fields.key("http")
         && pass_through
     {
@@ -176,22 +187,44 @@ fn bump_only_keys(
             key.pos,
             format!(
                 "`{what}.http`: method and path rules cannot be enforced on a `pass-through` \
-                 rule, which carries requests without reading them; they need rung `bump` \
-                 (TLS interception), which is not available yet; remove `http`"
+                 rule, which carries requests without reading them; they need rung `bump` (TLS \
+                 interception): set `rung: bump` or remove `http`"
             ),
         );
     }
+    let upgrades = fields.get("upgrades");
     let Some(key) = fields.key("inject") else {
+        if rung == Some(Rung::Bump)
+            && let Some(pos) = upgrades.and_then(|u| item_pos(u, "h2c"))
+        {
+            w.error(
+                pos,
+                format!(
+                    "`{what}.upgrades`: `h2c` cannot be allowed on a `bump` rule: after the \
+                     upgrade, requests travel as HTTP/2 frames that the edge does not check one \
+                     by one; remove it"
+                ),
+            );
+        }
         return;
     };
-    if let Some(host @ HostPattern::Wildcard(_)) = host {
-        w.error(
+    match host {
+        Some(host @ HostPattern::Wildcard(_)) => w.error(
             key.pos,
             format!(
                 "`{what}.inject`: a credential is never injected for a wildcard host (`{host}`); \
                  write a rule for each exact host that needs it"
             ),
-        );
+        ),
+        Some(HostPattern::Ip(ip)) => w.error(
+            key.pos,
+            format!(
+                "`{what}.inject`: a credential is injected only for a rule naming an exact host \
+                 name, not the address `{ip}`: the edge validates the upstream's certificate \
+                 for that name; write the host name"
+            ),
+        ),
+        _ => {}
     }
     if pass_through {
         w.error(
@@ -199,10 +232,35 @@ fn bump_only_keys(
             format!(
                 "`{what}.inject`: credentials are attached only on rung `bump` (TLS \
                  interception), never on a `pass-through` rule, whose traffic the edge does not \
-                 read; `bump` is not available yet, so remove `inject`"
+                 read: set `rung: bump` or remove `inject`"
             ),
         );
     }
+    if let Some(upgrades) = upgrades
+        && let Some(key) = fields.key("upgrades")
+        && matches!(&upgrades.value, Value::Seq(items) if !items.is_empty())
+    {
+        w.error(
+            key.pos,
+            format!(
+                "`{what}.upgrades`: an `Upgrade` (WebSocket or h2c) is never allowed on an \
+                 inject rule: after the upgrade the edge no longer reads the connection, so it \
+                 could neither check its requests nor keep the credential from flowing back; \
+                 remove `upgrades` or `inject`"
+            ),
+        );
+    }
+}
+
+/// Where the scalar item `text` of the list `node` is written, if it is there.
+fn item_pos(node: &Node, text: &str) -> Option<Pos> {
+    let Value::Seq(items) = &node.value else {
+        return None;
+    };
+    items
+        .iter()
+        .find(|i| matches!(&i.value, Value::Scalar { text: t, .. } if t == text))
+        .map(|i| i.pos)
 }
 
 /// `[443, 8443]`: each 1..=65535, at least one, no repeats; returned ascending.

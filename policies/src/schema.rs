@@ -162,8 +162,9 @@ struct Metadata {
 #[schemars(deny_unknown_fields)]
 struct Spec {
     /// `enforce` (the default) refuses what the profile does not allow; `report` trials the
-    /// profile on live traffic: host and port refusals of names are let through and audited
-    /// with `enforce_would_deny: true`. Report mode never relaxes tokens, the deny-set, IP
+    /// profile on live traffic: host and port refusals of names, and method and path
+    /// refusals inside a `bump` tunnel, are let through and audited with
+    /// `enforce_would_deny: true`. Report mode never relaxes tokens, the deny-set, IP
     /// literals, SNI/Host binding, limits or the kill switch, and never injects.
     mode: Option<ModeName>,
     /// Per-session limits. Each missing key takes its documented default (with a warning
@@ -183,7 +184,7 @@ struct Spec {
 enum ModeName {
     /// Refuse what the profile does not allow (the default).
     Enforce,
-    /// Let host and port refusals through, audited as `enforce_would_deny`.
+    /// Let host, port, method and path refusals through, audited as `enforce_would_deny`.
     Report,
 }
 
@@ -255,7 +256,8 @@ struct Destination {
     ports: Option<Vec<u16>>,
     /// How traffic is carried. `pass-through`: for CONNECT the TLS SNI must equal the
     /// CONNECT host, then bytes are spliced unread; plain HTTP is forwarded with `Host`
-    /// from the absolute URI. (`bump`, TLS interception, is not available yet.)
+    /// from the absolute URI. `bump`: TLS interception with the deployment CA; every request
+    /// inside is decided on its own (Host, `http` rules) and may get `inject` credentials.
     rung: RungName,
     /// Exact addresses this rule may reach even though the mandatory deny-set holds them
     /// (an internal service): only on an exact host, only with `ports`; every resolved
@@ -263,9 +265,53 @@ struct Destination {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "addresses_schema")]
     addresses: Option<Vec<String>>,
-    /// HTTP `Upgrade` protocols allowed on this destination (none by default).
+    /// HTTP `Upgrade` protocols allowed on this destination (none by default). Never on a
+    /// rule with `inject`; `h2c` never on a `bump` rule.
     #[schemars(extend("uniqueItems" = true))]
     upgrades: Option<Vec<UpgradeName>>,
+    /// Method and path rules for the requests inside a `bump` tunnel (only with rung
+    /// `bump`). Left out: any method but TRACE and CONNECT, any safe path.
+    http: Option<Http>,
+    /// Credentials the edge attaches to every request this rule allows inside a `bump`
+    /// tunnel, read from its SDS cache: only with rung `bump`, only on an exact host name.
+    /// The sandbox never sees them.
+    #[schemars(length(min = 1))]
+    inject: Option<Vec<InjectEntry>>,
+}
+
+/// Method and path rules of a `bump` rule.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+struct Http {
+    /// Allowed methods, upper-case and compared exactly as sent (`get` is not `GET`). Left
+    /// out: any method but TRACE and CONNECT. TRACE only when listed; CONNECT never.
+    #[schemars(length(min = 1), inner(regex(pattern = "^[A-Z0-9!#$%&'*+.^_`|~-]{1,32}$")), extend("uniqueItems" = true, "examples" = [["GET", "POST"]]))]
+    methods: Option<Vec<String>>,
+    /// Allowed path prefixes, matched on segment boundaries of the path as sent: `/v1/`
+    /// matches `/v1/messages`; `/v1` matches `/v1` and `/v1/x`, not `/v1x`. Left out: any
+    /// path. A request path with a dot-segment, an encoded `/` or `\`, a backslash or an
+    /// encoded NUL is always refused.
+    #[schemars(length(min = 1), inner(regex(pattern = "^/[!-~]*$")), extend("uniqueItems" = true, "examples" = [["/v1/"]]))]
+    paths: Option<Vec<String>>,
+}
+
+/// One credential: which secret goes on which header, in which format.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+struct InjectEntry {
+    /// The secret's name at the SDS server (`policy check --sds-config` checks that a source
+    /// defines it). Only the name is in the policy, never the value.
+    #[schemars(regex(pattern = "^[A-Za-z0-9._/-]{1,253}$"))]
+    secret: String,
+    /// The request header it is written to (any value the sandbox sent there is replaced).
+    /// Not a hop-by-hop, framing or routing header (`host`, `content-length`,
+    /// `transfer-encoding`, `connection`, `proxy-authorization`, …).
+    #[schemars(regex(pattern = "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$"), extend("examples" = ["x-api-key", "authorization"]))]
+    header: String,
+    /// The header value, with `{secret}` exactly once where the secret goes (default
+    /// `{secret}`); printable ASCII only.
+    #[schemars(regex(pattern = "^[ -~]*\\{secret\\}[ -~]*$"), extend("default" = "{secret}", "examples" = ["Bearer {secret}"]))]
+    format: Option<String>,
 }
 
 /// How traffic to a destination is carried.
@@ -274,6 +320,9 @@ struct Destination {
 enum RungName {
     /// SNI == CONNECT host, then spliced unread; plain HTTP forwarded with `Host` rewritten.
     PassThrough,
+    /// TLS interception with the deployment CA: each request inside is decided, and may get
+    /// credentials.
+    Bump,
 }
 
 /// An HTTP `Upgrade` protocol.

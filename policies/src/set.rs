@@ -1,6 +1,6 @@
 //! The loaded policy: every profile of a policy directory, compiled once, looked up by name.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::compile;
 use crate::defaults;
+use crate::deployment::{self, Deployment, Site};
 use crate::error::PolicyError;
 use crate::model::Profile;
 use crate::walker::Walker;
@@ -22,6 +23,8 @@ pub struct PolicySet {
     /// The same profiles, sorted by name.
     ordered: Vec<Arc<Profile>>,
     hash: String,
+    /// Where the set depends on the deployment (each `rung: bump`, each `inject[].secret`).
+    sites: Vec<Site>,
 }
 
 impl PolicySet {
@@ -31,6 +34,7 @@ impl PolicySet {
             by_name: HashMap::new(),
             ordered: Vec::new(),
             hash: source_hash(&[]),
+            sites: Vec::new(),
         }
     }
 
@@ -115,6 +119,13 @@ impl PolicySet {
     /// warnings: things that load but that a reviewer should see (a missing limit taking its
     /// default). `trust-edge policy check` prints both; the edge logs the warnings.
     pub fn check_sources(sources: &[(String, String)]) -> Checked {
+        PolicySet::check_sources_with(sources, &Deployment::default())
+    }
+
+    /// Like [`PolicySet::check_sources`], and also checks the sources against `deployment`
+    /// (see [`PolicySet::cross_check`]), in every file, even one with other errors.
+    pub fn check_sources_with(sources: &[(String, String)], deployment: &Deployment) -> Checked {
+        let mut sites = Vec::new();
         let mut warnings = Vec::new();
         let mut sorted: Vec<&(String, String)> = sources.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
@@ -163,6 +174,7 @@ impl PolicySet {
                     by_name.insert(name, Arc::new(profile));
                 }
             }
+            sites.extend(w.take_sites());
             let (file_errors, file_warnings) = w.into_parts();
             errors.extend(file_errors);
             warnings.extend(file_warnings);
@@ -171,6 +183,7 @@ impl PolicySet {
             (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column))
         };
         warnings.sort_by(by_position);
+        errors.extend(deployment::cross_check(&sites, deployment));
         if !errors.is_empty() {
             errors.sort_by(by_position);
             return Checked {
@@ -185,6 +198,7 @@ impl PolicySet {
                 by_name,
                 ordered,
                 hash: source_hash(&sorted),
+                sites,
             }),
             warnings,
         }
@@ -198,6 +212,32 @@ impl PolicySet {
     /// Every profile, sorted by name.
     pub fn profiles(&self) -> impl Iterator<Item = &Arc<Profile>> {
         self.ordered.iter()
+    }
+
+    /// Every problem of this set in `deployment`, each at the offending key, sorted by file,
+    /// line and column: a `rung: bump` when the deployment has no CA, an `inject[].secret`
+    /// that no SDS source defines. A check whose input is `None` (unknown) is skipped. The
+    /// edge runs this on every set it loads and refuses a set with problems.
+    pub fn cross_check(&self, deployment: &Deployment) -> Vec<PolicyError> {
+        deployment::cross_check(&self.sites, deployment)
+    }
+
+    /// Every secret name an `inject` rule of any profile references: what the edge
+    /// subscribes to over SDS.
+    pub fn secrets(&self) -> BTreeSet<String> {
+        self.ordered
+            .iter()
+            .flat_map(|p| p.rules())
+            .flat_map(|r| r.inject.iter().map(|i| i.secret.clone()))
+            .collect()
+    }
+
+    /// Whether any profile has a `bump` rule (the edge then needs its deployment CA).
+    pub fn has_bump_rules(&self) -> bool {
+        self.ordered
+            .iter()
+            .flat_map(|p| p.rules())
+            .any(|r| r.rung == crate::model::Rung::Bump)
     }
 
     /// Hex SHA-256 of the sources, sorted by file name; each file contributes its name and

@@ -15,6 +15,10 @@
 //!   - name: ssh to GitHub is refused
 //!     connect: github.com:22
 //!     expect: {decision: deny, reason: port_not_allowed}
+//!   - name: the API key is attached to a message
+//!     url: https://api.anthropic.com/v1/messages
+//!     method: POST
+//!     expect: {decision: allow, rung: bump, inject: [anthropic-api-key]}
 //!   - name: an allowed name that resolves to the metadata service is refused
 //!     url: https://pypi.org/
 //!     resolve: [169.254.169.254]
@@ -270,6 +274,17 @@ fn compare(want: &file::Expect, got: &Explanation) -> Vec<String> {
             .is_some_and(|r| r.id == *rule || r.host == *rule)
     {
         failures.push(format!("expected rule {rule}, got {outcome}"));
+    }
+    if let Some(inject) = &want.inject {
+        let mut got_names: Vec<&str> = got.inject.iter().map(|i| i.secret.as_str()).collect();
+        got_names.sort_unstable();
+        if *inject != got_names {
+            failures.push(format!(
+                "expected inject [{}], got inject [{}]: {outcome}",
+                inject.join(", "),
+                got_names.join(", ")
+            ));
+        }
     }
     if let Some(flag) = want.deny_set_override {
         let overridden = got

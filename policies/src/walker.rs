@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::deployment::{Need, Site};
 use crate::error::PolicyError;
 use crate::units;
 use crate::yaml::{Node, Pos, Value};
@@ -14,6 +15,7 @@ pub(crate) struct Walker<'f> {
     file: &'f str,
     errors: Vec<PolicyError>,
     warnings: Vec<PolicyError>,
+    sites: Vec<Site>,
 }
 
 /// The entries of a checked mapping: keys known, unique, and scalar.
@@ -56,6 +58,7 @@ impl<'f> Walker<'f> {
             file,
             errors: Vec::new(),
             warnings: Vec::new(),
+            sites: Vec::new(),
         }
     }
 
@@ -72,6 +75,22 @@ impl<'f> Walker<'f> {
     /// The errors and the warnings recorded.
     pub(crate) fn into_parts(self) -> (Vec<PolicyError>, Vec<PolicyError>) {
         (self.errors, self.warnings)
+    }
+
+    /// Records that the value at `pos` (the key path `field`) needs `need` from the
+    /// deployment.
+    pub(crate) fn site(&mut self, pos: Pos, field: String, need: Need) {
+        self.sites.push(Site {
+            file: self.file.to_owned(),
+            pos,
+            field,
+            need,
+        });
+    }
+
+    /// Takes the sites recorded so far.
+    pub(crate) fn take_sites(&mut self) -> Vec<Site> {
+        std::mem::take(&mut self.sites)
     }
 
     /// Records a warning at `pos`: the file loads, but a reviewer should look.
@@ -265,7 +284,7 @@ pub(crate) fn quoted_list(names: &[&str]) -> String {
 }
 
 /// The candidate closest to `input` by edit distance, when it is close enough to be a typo.
-fn suggest<'c>(input: &str, candidates: &[&'c str]) -> Option<&'c str> {
+pub(crate) fn suggest<'c>(input: &str, candidates: &[&'c str]) -> Option<&'c str> {
     const MAX_INPUT: usize = 64;
     if input.chars().count() > MAX_INPUT {
         return None;

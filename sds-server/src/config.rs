@@ -41,6 +41,9 @@ pub struct Config {
     pub aws: Option<AwsConfig>,
     /// Secrets served from Vault or AWS (file secrets are named in the manifest).
     pub secrets: Vec<SecretSpec>,
+    /// Leaves minted from the deployment CA and served as `tls_certificate` secrets, for Envoy
+    /// fleets that bump TLS themselves.
+    pub minted_leaves: Option<MintedLeavesConfig>,
     /// HTTP/2 streams one connection may carry.
     pub max_streams_per_connection: u32,
     /// Tests only, never from a file: serve content without our checks (to see what a real
@@ -64,6 +67,7 @@ impl Config {
             vault: None,
             aws: None,
             secrets: Vec::new(),
+            minted_leaves: None,
             max_streams_per_connection: defaults::MAX_STREAMS_PER_CONNECTION,
             skip_content_checks: false,
         }
@@ -188,6 +192,46 @@ const EMPTY_MANIFEST: &str = "# Secrets served over SDS (see docs/sds.md). Paths
 #   - {name: anthropic-api-key, kind: generic_secret, file: anthropic-api-key}\n\
 #   - {name: edge-cert, kind: tls_certificate, certificate: tls.crt, private_key: tls.key}\n\
 secrets: []\n";
+
+/// The minted-leaf source: for each host, the secret `<prefix><host>` is a `tls_certificate`
+/// whose chain is a fresh leaf for exactly that host (then the CA certificate) and whose key is
+/// the leaf's. Leaves are re-minted before the last quarter of their life and whenever the CA
+/// in `ca_dir` changes (a rotation). Which peer may read which leaf is still decided by the
+/// grants: list `<prefix>*` or the exact names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintedLeavesConfig {
+    /// The CA directory (`ca.key`, `ca.pem`; as `trust-edge ca init` writes it).
+    pub ca_dir: PathBuf,
+    /// Prefix of the secret names (default [`MINTED_PREFIX`]).
+    pub prefix: String,
+    /// The hosts served: exact DNS names or IP literals, never wildcards.
+    pub hosts: Vec<String>,
+    /// Validity of each leaf (default `trust_ca::defaults::LEAF_VALIDITY`, 24 h).
+    pub leaf_validity: Duration,
+    /// How often the CA is re-read and leaves near expiry are re-minted (default
+    /// [`MINTED_CHECK_INTERVAL`]; never longer than an eighth of `leaf_validity`).
+    pub check_interval: Duration,
+}
+
+/// The secret-name prefix of minted leaves: `bump-leaf/api.example.com`.
+pub const MINTED_PREFIX: &str = "bump-leaf/";
+
+/// How often the minted-leaf source re-reads the CA: a minute, so a rotated CA reaches Envoy
+/// within a minute while costing one small file read.
+pub const MINTED_CHECK_INTERVAL: Duration = Duration::from_secs(60);
+
+impl MintedLeavesConfig {
+    /// Leaves for `hosts` from the CA in `ca_dir`, with the default prefix and timings.
+    pub fn new(ca_dir: impl Into<PathBuf>, hosts: Vec<String>) -> MintedLeavesConfig {
+        MintedLeavesConfig {
+            ca_dir: ca_dir.into(),
+            prefix: MINTED_PREFIX.to_owned(),
+            hosts,
+            leaf_validity: trust_ca::defaults::LEAF_VALIDITY,
+            check_interval: MINTED_CHECK_INTERVAL,
+        }
+    }
+}
 
 /// How the server logs in to Vault.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,11 @@
-//! Secret sources: the watched directory ([`files`]), Vault KV v2 ([`vault`]) and AWS Secrets
-//! Manager ([`aws`]). Each reads, hands what it read to the [`Store`] (which checks it and keeps
+//! Secret sources: the watched directory ([`files`]), Vault KV v2 ([`vault`]), AWS Secrets
+//! Manager ([`aws`]) and leaves minted from the deployment CA ([`minted`]). Each reads, hands what it read to the [`Store`] (which checks it and keeps
 //! the last good version), and confirms unchanged versions so `max_age` does not withdraw them.
 
 mod aws;
 mod files;
 mod manifest;
+mod minted;
 mod vault;
 
 use crate::config::{Config, RemoteSource, SecretSpec};
@@ -45,12 +46,19 @@ pub(crate) async fn start(
         match source {
             SourceKind::Vault => vault_specs.push(spec.clone()),
             SourceKind::Aws => aws_specs.push(spec.clone()),
-            SourceKind::Files => {}
+            SourceKind::Files | SourceKind::Minted => {}
         }
     }
     if let Some(files) = &config.files {
         tasks.push(files::start(
             files.clone(),
+            Arc::clone(&store),
+            shutdown.clone(),
+        )?);
+    }
+    if let Some(minted) = &config.minted_leaves {
+        tasks.push(minted::start(
+            minted.clone(),
             Arc::clone(&store),
             shutdown.clone(),
         )?);

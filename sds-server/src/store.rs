@@ -26,15 +26,18 @@ pub enum SourceKind {
     Vault,
     /// AWS Secrets Manager.
     Aws,
+    /// Leaves minted from the deployment CA (`sources::minted`).
+    Minted,
 }
 
 impl SourceKind {
-    /// The fixed label (`files`, `vault`, `aws`).
+    /// The fixed label (`files`, `vault`, `aws`, `minted_leaves`).
     pub const fn as_str(self) -> &'static str {
         match self {
             SourceKind::Files => "files",
             SourceKind::Vault => "vault",
             SourceKind::Aws => "aws",
+            SourceKind::Minted => "minted_leaves",
         }
     }
 }

@@ -126,8 +126,15 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     if let Some(listen) = &file.proxy.listen {
         plane.proxy_url = format!("http://{listen}");
     }
+    let ca_bundle = bump_ca(&mut file, &data_dir)?;
+    plane.bump_ca_bundle.clone_from(&ca_bundle);
     let control = control::run(plane).await?;
     let sds = start_sds(&data_dir, args.sds_admin_listen).await?;
+    if let Some(socket) = sds.handle.socket_path() {
+        file.secrets
+            .sds
+            .get_or_insert_with(|| format!("unix:{}", socket.display()));
+    }
     // The edge follows control over mutual TLS (control's CA pinned, a client certificate issued
     // by it); with a control, the edge trusts only the keys control pushes.
     let tls_dir = data_dir.join("edges").join("local");
@@ -166,6 +173,12 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         hash.get(..12).unwrap_or_default()
     );
     println!("  audit     {}", audit_path.display());
+    if let Some(bundle) = &ca_bundle {
+        println!(
+            "  bump CA   {} (sandboxes trust it: trust-edge ca env)",
+            bundle.display()
+        );
+    }
     if let Some(socket) = sds.handle.socket_path() {
         println!(
             "  sds       unix:{} (secrets manifest in {}; admin http://{}/metrics)",
@@ -193,6 +206,22 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: the SDS audit log did not close cleanly: {e}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The deployment CA for the bump rung: unless the config names one (a directory or an SDS
+/// secret), `up` creates it in `<data_dir>/ca` on first run. Returns the bundle sandboxes trust.
+fn bump_ca(file: &mut FileConfig, data_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    if file.bump.ca_secret.is_some() {
+        return Ok(None);
+    }
+    let dir = file
+        .bump
+        .ca_dir
+        .get_or_insert_with(|| data_dir.join("ca"))
+        .clone();
+    trust_ca::Authority::load_or_create(&dir, &trust_ca::CaOptions::default())
+        .with_context(|| format!("the deployment CA in {}", dir.display()))?;
+    Ok(Some(dir.join(trust_ca::BUNDLE_FILE)))
 }
 
 /// The SDS server `up` runs: secrets from `<data_dir>/secrets` over a Unix socket.

@@ -8,7 +8,8 @@ use policies::explain::explain;
 use policies::request::Request;
 use policies::schema::{policy_schema, tests_schema};
 use policies::suite::run_paths;
-use policies::{PolicyError, PolicySet, parse_authority};
+use policies::{Deployment, PolicyError, PolicySet, parse_authority};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +17,8 @@ use std::process::ExitCode;
 #[derive(Debug, Subcommand)]
 pub(crate) enum PolicyCommand {
     /// Report every problem in policy files or directories (file:line:column); exit 1 on errors.
+    /// With `--edge-config` / `--sds-config`, also check them against the deployment: a `bump`
+    /// rule needs the edge's CA, an `inject` secret needs an SDS source.
     Check(CheckArgs),
     /// Explain which rule decides a request for a profile, and why.
     Explain(ExplainArgs),
@@ -44,6 +47,14 @@ pub(crate) struct CheckArgs {
     /// `json`: an array of `{file, line, column, severity, message}`.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// The edge's config file (TOML): a `bump` rule is an error unless its `[bump]` table sets
+    /// `ca_dir` or `ca_secret`.
+    #[arg(long, value_name = "FILE")]
+    edge_config: Option<PathBuf>,
+    /// The SDS server's config file (TOML): an `inject` secret is an error unless one of its
+    /// sources defines it.
+    #[arg(long, value_name = "FILE")]
+    sds_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -54,9 +65,14 @@ pub(crate) struct ExplainArgs {
     /// The profile (a session token's `profile` claim).
     #[arg(long)]
     profile: String,
-    /// The method of a URL request (default GET).
+    /// The method of the request: of a URL, or inside the tunnel of a CONNECT authority
+    /// (default GET; a `bump` rule decides it).
     #[arg(long)]
     method: Option<String>,
+    /// The path (and query) of the request inside the tunnel of a CONNECT authority (default
+    /// `/`; a URL carries its own).
+    #[arg(long)]
+    path: Option<String>,
     /// What the host resolves to, `host=ip[,ip…]` (repeatable): shows the deny-set's verdict.
     #[arg(long, value_name = "HOST=IP")]
     resolve: Vec<String>,
@@ -126,12 +142,52 @@ fn exit(ok: bool) -> ExitCode {
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let report = check_paths(&args.paths);
+    let deployment = Deployment {
+        ca_configured: args.edge_config.as_deref().map(edge_has_ca).transpose()?,
+        secrets: args.sds_config.as_deref().map(sds_secrets).transpose()?,
+    };
+    let report = check_paths(&args.paths, &deployment);
     match args.format {
         Format::Text => println!("{report}"),
         Format::Json => println!("{}", serde_json::to_string_pretty(&report.diagnostics)?),
     }
     Ok(exit(report.ok()))
+}
+
+/// Whether the edge config at `path` configures the deployment CA: its `[bump]` table sets
+/// `ca_dir` or `ca_secret`. Read as plain TOML, so only those keys matter here
+/// (`trust-edge edge check` validates the rest).
+fn edge_has_ca(path: &Path) -> anyhow::Result<bool> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--edge-config {}: {e}", path.display()))?;
+    let value: toml::Table = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("--edge-config {}: {}", path.display(), e.message()))?;
+    Ok(value
+        .get("bump")
+        .and_then(toml::Value::as_table)
+        .is_some_and(|bump| bump.contains_key("ca_dir") || bump.contains_key("ca_secret")))
+}
+
+/// Every secret name the SDS server config at `path` defines: its `[[secrets]]` (Vault and
+/// AWS) and the names in its file source's manifest. A manifest that cannot be read is an
+/// error, never a check silently skipped.
+fn sds_secrets(path: &Path) -> anyhow::Result<BTreeSet<String>> {
+    let config = sds_server::Config::load(path).map_err(|issues| {
+        let lines: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(
+            "--sds-config {} does not load:\n{}",
+            path.display(),
+            lines.join("\n")
+        )
+    })?;
+    let mut names: BTreeSet<String> = config.secrets.into_iter().map(|s| s.name).collect();
+    if let Some(files) = &config.files {
+        let listed = files
+            .secret_names()
+            .map_err(|e| anyhow::anyhow!("--sds-config {}: {e}", path.display()))?;
+        names.extend(listed);
+    }
+    Ok(names)
 }
 
 /// Loads a policy file or directory, or fails with every error it has.
@@ -147,7 +203,7 @@ fn load(path: &Path) -> anyhow::Result<PolicySet> {
 }
 
 fn explain_cmd(args: ExplainArgs) -> anyhow::Result<ExitCode> {
-    let request = Request::parse(&args.request, args.method.as_deref())
+    let request = Request::parse(&args.request, args.method.as_deref(), args.path.as_deref())
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.request))?;
     let answers = resolve_answers(&args.resolve, &request)?;
     let set = load(&args.policy_dir)?;

@@ -14,9 +14,13 @@ pub mod edge;
 pub mod netns;
 pub mod origin;
 pub mod raw;
+pub mod reflector;
+pub mod secrets;
 pub mod tls;
 
 pub use client::{Reply, curl, run_python};
 pub use edge::{TestEdge, edge};
 pub use origin::Origin;
+pub use reflector::Reflector;
+pub use secrets::SecretServer;
 pub use tls::TestCert;

@@ -97,15 +97,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 ) {
     let mut buf = Vec::new();
     loop {
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            let mut chunk = [0u8; 4096];
-            match s.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
+        let Some(head_end) = read_head(&mut s, &mut buf).await else {
+            return;
         };
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut headers);
@@ -152,6 +145,21 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         if s.write_all(resp.as_bytes()).await.is_err() || close {
             let _ = s.shutdown().await;
             return;
+        }
+    }
+}
+
+/// Reads into `buf` until it holds a whole request head; the head's length, or `None` once the
+/// peer closed.
+pub(crate) async fn read_head<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Option<usize> {
+    loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Some(i + 4);
+        }
+        let mut chunk = [0u8; 4096];
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
 }

@@ -40,7 +40,7 @@ pub async fn send(addr: SocketAddr, bytes: &[u8]) -> Option<RawReply> {
 }
 
 /// Reads one response from `s`, waiting at most 10 s.
-pub async fn read_reply(s: &mut TcpStream) -> Option<RawReply> {
+pub async fn read_reply<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Option<RawReply> {
     let mut buf = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -80,7 +80,7 @@ pub async fn read_reply(s: &mut TcpStream) -> Option<RawReply> {
 }
 
 /// Waits until the peer closes `s` (reads EOF or an error) or `within` passes; `true` if closed.
-pub async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+pub async fn closed_within<S: tokio::io::AsyncRead + Unpin>(s: &mut S, within: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + within;
     let mut chunk = [0u8; 4096];
     loop {

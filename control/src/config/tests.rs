@@ -120,3 +120,25 @@ fn ephemeral_binds_port_zero() {
     assert_eq!(config.sync_listen.port(), 0);
     assert!(config.api_listen.ip().is_loopback());
 }
+
+#[test]
+fn bump_ca_bundle_is_optional_and_must_name_a_file() {
+    assert_eq!(
+        validate(FileConfig::default()).unwrap().bump_ca_bundle,
+        None
+    );
+    let file: FileConfig =
+        toml::from_str(r#"bump_ca_bundle = "/var/lib/te/ca/bundle.pem""#).unwrap();
+    assert_eq!(
+        validate(file).unwrap().bump_ca_bundle,
+        Some(PathBuf::from("/var/lib/te/ca/bundle.pem"))
+    );
+    let empty: FileConfig = toml::from_str(r#"bump_ca_bundle = """#).unwrap();
+    assert_eq!(
+        validate(empty).unwrap_err(),
+        vec![ConfigIssue {
+            path: "bump_ca_bundle".to_owned(),
+            message: "must name a file".to_owned(),
+        }]
+    );
+}

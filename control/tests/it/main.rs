@@ -8,6 +8,7 @@
 )]
 
 mod api;
+mod bump_ca;
 mod common;
 mod keys;
 mod restart;

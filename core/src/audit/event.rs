@@ -86,6 +86,10 @@ pub struct AuditEvent {
     /// Names (never values) of the secrets injected into the request.
     #[serde(default)]
     pub injected: Vec<String>,
+    /// How many injected values were removed from the response before it reached the sandbox
+    /// (headers dropped plus body occurrences replaced); absent when nothing was injected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<u64>,
     /// Hash of the policy that decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_hash: Option<String>,
@@ -136,6 +140,7 @@ impl AuditEvent {
             bytes_down: 0,
             duration_ms: 0.0,
             injected: Vec::new(),
+            redacted: None,
             policy_hash: None,
             enforce_would_deny: None,
             count: None,

@@ -78,3 +78,42 @@ fn the_documented_example_is_exactly_the_defaults() {
         "docs/config.md drifted from the defaults"
     );
 }
+
+#[test]
+fn bump_and_secrets_validate_together() {
+    let ok = Config::from_toml(
+        "[bump]\nca_dir = \"/x/ca\"\nleaf_validity = \"12h\"\ntls12 = false\n[secrets]\nsds = \"unix:/x/sds.sock\"\n",
+    )
+    .unwrap();
+    let bump = ok.bump.unwrap();
+    assert_eq!(bump.ca, super::CaSource::Dir("/x/ca".into()));
+    assert_eq!(bump.leaf_validity, Duration::from_secs(12 * 3600));
+    assert!(!bump.tls12);
+    assert_eq!(
+        ok.secrets.unwrap().sds_socket,
+        std::path::PathBuf::from("/x/sds.sock")
+    );
+
+    let none = Config::from_toml("").unwrap();
+    assert!(none.bump.is_none() && none.secrets.is_none());
+
+    let text = "[bump]\nca_dir = \"/a\"\nca_secret = \"b\"\nleaf_validity = \"30d\"\nleaf_cache_size = 0\n[secrets]\nsds = \"tcp://1.2.3.4:9\"\n";
+    let issues = Config::from_toml(text).unwrap_err();
+    let paths: Vec<_> = issues.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "bump",
+            "bump.leaf_cache_size",
+            "bump.leaf_validity",
+            "secrets.sds"
+        ]
+    );
+
+    let issues = Config::from_toml("[bump]\nca_secret = \"ca\"\n").unwrap_err();
+    assert_eq!(issues[0].path, "bump.ca_secret");
+    assert!(issues[0].message.contains("[secrets]"), "{}", issues[0]);
+
+    let issues = Config::from_toml("[bump]\ntls12 = true\n").unwrap_err();
+    assert!(issues[0].message.contains("without a CA"), "{}", issues[0]);
+}

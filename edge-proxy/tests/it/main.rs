@@ -10,6 +10,7 @@
 
 mod allow;
 mod auth;
+mod bump;
 mod control;
 mod destination;
 mod framing;

@@ -3,6 +3,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::{Severity, check_paths};
+use crate::Deployment;
 
 const GOOD: &str = "\
 apiVersion: trust-edge/v1
@@ -38,7 +39,7 @@ fn a_directory_is_one_set_and_warnings_do_not_fail() {
     write(dir.path(), "defaults.yml", DEFAULTS);
     write(dir.path(), "good.tests.yaml", "not: [a policy");
     write(dir.path(), "notes.txt", "ignored");
-    let report = check_paths(&[dir.path().to_path_buf()]);
+    let report = check_paths(&[dir.path().to_path_buf()], &Deployment::default());
     let d = dir.path().join("defaults.yml").display().to_string();
     let lines: Vec<String> = report.diagnostics.iter().map(ToString::to_string).collect();
     assert_eq!(
@@ -77,11 +78,17 @@ fn each_directory_is_its_own_set_and_loose_files_are_one_more() {
     write(a.path(), "p.yaml", GOOD);
     write(b.path(), "p.yaml", GOOD);
     // The same profile name in two directories is fine: two edges, two sets.
-    let report = check_paths(&[a.path().to_path_buf(), b.path().to_path_buf()]);
+    let report = check_paths(
+        &[a.path().to_path_buf(), b.path().to_path_buf()],
+        &Deployment::default(),
+    );
     assert_eq!(report.diagnostics, []);
     assert_eq!(report.profiles, 2);
     // Two loose files are one set: the second definition is an error.
-    let report = check_paths(&[a.path().join("p.yaml"), b.path().join("p.yaml")]);
+    let report = check_paths(
+        &[a.path().join("p.yaml"), b.path().join("p.yaml")],
+        &Deployment::default(),
+    );
     let first = a.path().join("p.yaml").display().to_string();
     let second = b.path().join("p.yaml").display().to_string();
     let (later, earlier) = if first > second {
@@ -103,7 +110,7 @@ fn each_directory_is_its_own_set_and_loose_files_are_one_more() {
 #[test]
 fn unreadable_and_empty_inputs_are_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let report = check_paths(&[dir.path().to_path_buf()]);
+    let report = check_paths(&[dir.path().to_path_buf()], &Deployment::default());
     let lines: Vec<String> = report.diagnostics.iter().map(ToString::to_string).collect();
     assert_eq!(
         lines,
@@ -115,7 +122,10 @@ fn unreadable_and_empty_inputs_are_errors() {
     write(dir.path(), "bad.yaml", "\u{0}");
     std::fs::write(dir.path().join("latin1.yaml"), [0xe9]).unwrap();
     write(dir.path(), "good.yaml", GOOD);
-    let report = check_paths(&[dir.path().to_path_buf(), dir.path().join("missing.yaml")]);
+    let report = check_paths(
+        &[dir.path().to_path_buf(), dir.path().join("missing.yaml")],
+        &Deployment::default(),
+    );
     let lines: Vec<String> = report.diagnostics.iter().map(ToString::to_string).collect();
     let shown = |n: &str| dir.path().join(n).display().to_string();
     assert_eq!(lines.len(), 3, "{lines:?}");

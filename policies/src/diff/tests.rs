@@ -132,24 +132,28 @@ profile sandbox: changed
             ],
             "destinations_added": [{
                 "id": "new.yaml:19", "host": "*.npmjs.org", "ports": [443],
-                "rung": "pass-through", "addresses": [], "upgrades": []
+                "rung": "pass-through", "addresses": [], "upgrades": [],
+                "methods": [], "paths": [], "inject": []
             }],
             "destinations_removed": [{
                 "id": "old.yaml:9", "host": "github.com", "ports": [443],
-                "rung": "pass-through", "addresses": [], "upgrades": []
+                "rung": "pass-through", "addresses": [], "upgrades": [],
+                "methods": [], "paths": [], "inject": []
             }],
             "destinations_changed": [
                 {
                     "host": "example.com", "id": "new.yaml:11",
                     "ports_added": [80], "ports_removed": [8080], "rung": null,
                     "addresses_added": [], "addresses_removed": [],
-                    "upgrades_added": ["websocket"], "upgrades_removed": []
+                    "upgrades_added": ["websocket"], "upgrades_removed": [],
+                    "methods": null, "paths": null, "inject_added": [], "inject_removed": []
                 },
                 {
                     "host": "artifacts.internal.example", "id": "new.yaml:15",
                     "ports_added": [], "ports_removed": [], "rung": null,
                     "addresses_added": ["10.20.0.16"], "addresses_removed": [],
-                    "upgrades_added": [], "upgrades_removed": []
+                    "upgrades_added": [], "upgrades_removed": [],
+                    "methods": null, "paths": null, "inject_added": [], "inject_removed": []
                 }
             ]
         })
@@ -167,4 +171,79 @@ fn identical_sets_have_no_changes() {
     assert!(d.is_empty());
     assert_eq!(d.to_string(), "no changes\n");
     assert_eq!(serde_json::to_value(&d).unwrap(), json!({"profiles": []}));
+}
+
+const BUMP_OLD: &str = "\
+apiVersion: trust-edge/v1
+kind: EgressProfile
+metadata: {name: llm}
+spec:
+  destinations:
+    - host: api.anthropic.com
+      rung: pass-through
+    - host: api.github.com
+      rung: bump
+      http: {methods: [GET], paths: [/repos/]}
+      inject:
+        - {secret: github-token, header: authorization, format: \"Bearer {secret}\"}
+        - {secret: github-app, header: x-app}
+    - host: api.openai.com
+      rung: bump
+      inject: [{secret: openai-key, header: authorization, format: \"Bearer {secret}\"}]
+";
+
+const BUMP_NEW: &str = "\
+apiVersion: trust-edge/v1
+kind: EgressProfile
+metadata: {name: llm}
+spec:
+  destinations:
+    - host: api.anthropic.com
+      rung: bump
+      http: {methods: [GET, POST], paths: [/v1/]}
+      inject: [{secret: anthropic-api-key, header: x-api-key}]
+    - host: api.github.com
+      rung: bump
+      inject:
+        - {secret: github-token-2, header: authorization, format: \"token {secret}\"}
+        - {secret: github-app, header: x-app}
+    - host: api.openai.com
+      rung: pass-through
+";
+
+#[test]
+fn rungs_method_path_rules_and_credentials_are_changes_by_name() {
+    let d = diff(&load("old.yaml", BUMP_OLD), &load("new.yaml", BUMP_NEW));
+    assert_eq!(
+        d.to_string(),
+        "\
+profile llm: changed
+  ~ destination api.anthropic.com (new.yaml:6): rung pass-through -> bump; methods any -> GET, POST; paths any -> /v1/; inject +x-api-key: {anthropic-api-key}
+  ~ destination api.github.com (new.yaml:10): methods GET -> any; paths /repos/ -> any; inject +authorization: token {github-token-2} -authorization: Bearer {github-token}
+  ~ destination api.openai.com (new.yaml:15): rung bump -> pass-through; inject -authorization: Bearer {openai-key}
+0 profile(s) added, 0 removed, 1 changed
+"
+    );
+    let value = serde_json::to_value(&d).unwrap();
+    assert_eq!(
+        value["profiles"][0]["destinations_changed"][0],
+        json!({
+            "host": "api.anthropic.com", "id": "new.yaml:6",
+            "ports_added": [], "ports_removed": [],
+            "rung": {"key": "rung", "old": "pass-through", "new": "bump"},
+            "addresses_added": [], "addresses_removed": [],
+            "upgrades_added": [], "upgrades_removed": [],
+            "methods": {"key": "http.methods", "old": "any", "new": "GET, POST"},
+            "paths": {"key": "http.paths", "old": "any", "new": "/v1/"},
+            "inject_added": [{"secret": "anthropic-api-key", "header": "x-api-key", "format": "{secret}"}],
+            "inject_removed": []
+        })
+    );
+    let added = diff(&PolicySet::empty(), &load("new.yaml", BUMP_NEW));
+    assert_eq!(
+        added.to_string().lines().nth(11),
+        Some(
+            "  + destination api.anthropic.com ports 443 rung bump methods GET, POST paths /v1/ inject x-api-key: {anthropic-api-key} (new.yaml:6)"
+        )
+    );
 }

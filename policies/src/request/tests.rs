@@ -97,7 +97,7 @@ fn urls_and_authorities_become_what_the_edge_sees() {
         ),
     ];
     for (text, method, carried, want_method, dest, port, path) in table {
-        let got = Request::parse(text, *method).unwrap();
+        let got = Request::parse(text, *method, None).unwrap();
         assert_eq!(got.carried, *carried, "{text}");
         assert_eq!(got.method, *want_method, "{text}");
         assert_eq!(got.destination, *dest, "{text}");
@@ -108,7 +108,7 @@ fn urls_and_authorities_become_what_the_edge_sees() {
 
 #[test]
 fn requests_display_as_the_edge_receives_them() {
-    let show = |t: &str, m: Option<&str>| Request::parse(t, m).unwrap().to_string();
+    let show = |t: &str, m: Option<&str>| Request::parse(t, m, None).unwrap().to_string();
     assert_eq!(
         show("https://pypi.org/simple/", None),
         "CONNECT pypi.org:443"
@@ -133,7 +133,6 @@ fn bad_requests_say_what_is_wrong() {
             None,
             RequestError::Scheme("ftp".to_owned()),
         ),
-        ("github.com:22", Some("GET"), RequestError::MethodOnConnect),
         (
             "https://user:pw@example.com/",
             None,
@@ -156,21 +155,86 @@ fn bad_requests_say_what_is_wrong() {
         ),
     ];
     for (text, method, want) in table {
-        assert_eq!(Request::parse(text, *method), Err(want.clone()), "{text}");
+        assert_eq!(
+            Request::parse(text, *method, None),
+            Err(want.clone()),
+            "{text}"
+        );
+    }
+    let with_path: &[(&str, Option<&str>, &str, RequestError)] = &[
+        (
+            "https://api.example.com/v1/",
+            None,
+            "/v2/",
+            RequestError::PathWithUrl,
+        ),
+        (
+            "api.example.com:443",
+            None,
+            "v1/x",
+            RequestError::Path("v1/x".to_owned()),
+        ),
+        (
+            "api.example.com:443",
+            None,
+            "/v1/a b",
+            RequestError::Path("/v1/a b".to_owned()),
+        ),
+        (
+            "api.example.com:443",
+            None,
+            "/v1/\r\nx",
+            RequestError::Path("/v1/\r\nx".to_owned()),
+        ),
+        (
+            "api.example.com:443",
+            Some("CONNECT"),
+            "/",
+            RequestError::Method("CONNECT".to_owned()),
+        ),
+    ];
+    for (text, method, path, want) in with_path {
+        assert_eq!(
+            Request::parse(text, *method, Some(path)),
+            Err(want.clone()),
+            "{text} {path}"
+        );
     }
     assert_eq!(
         RequestError::NotARequest.to_string(),
         "write a URL (`https://pypi.org/simple/`, `http://example.com/`) or a CONNECT authority with its port (`github.com:443`)"
     );
     assert_eq!(
-        Request::parse(&"a".repeat(9000), None),
+        Request::parse(&"a".repeat(9000), None, None),
         Err(RequestError::TooLong)
     );
 }
 
+#[test]
+fn an_authority_with_a_method_or_path_is_a_request_inside_the_tunnel() {
+    let bare = Request::parse("api.example.com:443", None, None).unwrap();
+    assert_eq!(
+        (bare.method.as_str(), bare.path.as_deref()),
+        ("CONNECT", None)
+    );
+    assert_eq!(bare.inner(), ("GET", "/"));
+    let with_method = Request::parse("api.example.com:443", Some("post"), None).unwrap();
+    assert_eq!(with_method.carried, Carried::Tunnel);
+    assert_eq!(with_method.inner(), ("post", "/"));
+    let with_path = Request::parse("api.example.com:443", None, Some("/v1/x?y=1")).unwrap();
+    assert_eq!(with_path.inner(), ("GET", "/v1/x?y=1"));
+    assert_eq!(with_path.to_string(), "CONNECT api.example.com:443");
+    let url = Request::parse("https://api.example.com/v1/m?q", Some("DELETE"), None).unwrap();
+    assert_eq!(url.inner(), ("DELETE", "/v1/m?q"));
+}
+
 proptest! {
     #[test]
-    fn parsing_never_panics(text in ".{0,100}", method in proptest::option::of("[A-Za-z ]{0,8}")) {
-        let _ = Request::parse(&text, method.as_deref());
+    fn parsing_never_panics(
+        text in ".{0,100}",
+        method in proptest::option::of("[A-Za-z ]{0,8}"),
+        path in proptest::option::of(".{0,20}"),
+    ) {
+        let _ = Request::parse(&text, method.as_deref(), path.as_deref());
     }
 }

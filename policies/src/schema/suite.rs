@@ -37,13 +37,18 @@ struct Case {
     name: String,
     /// The profile (a session token's `profile` claim); defaults to the file's `profile`.
     profile: Option<String>,
-    /// A URL: `https://host[:port]/path` reaches the edge as `CONNECT host:443` (the edge
-    /// never sees the method or path), `http://host[:port]/path` as a forwarded request.
+    /// A URL: `https://host[:port]/path` reaches the edge as `CONNECT host:443` (only a
+    /// `bump` rule sees the method and path inside), `http://host[:port]/path` as a forwarded
+    /// request.
     url: Option<String>,
     /// A CONNECT authority, `host:port` (the port is required).
     connect: Option<String>,
-    /// The method of a `url` request (default `GET`).
+    /// The method of a `url` request, or of the request inside a `connect` tunnel (default
+    /// `GET`).
     method: Option<String>,
+    /// The path (and query) of the request inside a `connect` tunnel (default `/`); a `url`
+    /// carries its own.
+    path: Option<String>,
     /// The addresses the host resolves to, screened against the mandatory deny-set (and the
     /// rule's exact `addresses:`). Leave out to test host and port only.
     #[schemars(length(min = 1))]
@@ -60,7 +65,8 @@ struct Expect {
     /// `allow` with `enforce_would_deny: true`.
     decision: DecisionName,
     /// The deny reason code: `unknown_profile`, `ip_literal_not_allowed`,
-    /// `destination_not_allowed`, `port_not_allowed` or `resolved_address_denied`. Required
+    /// `destination_not_allowed`, `port_not_allowed`, `resolved_address_denied`,
+    /// `method_not_allowed` or `path_not_allowed`. Required
     /// with `decision: deny`; with `enforce_would_deny: true`, the reason enforce mode would
     /// give.
     reason: Option<ReasonName>,
@@ -74,7 +80,8 @@ struct Expect {
     /// True when the rule's exact addresses (or an IP-literal rule) let the request past
     /// the deny-set (needs `resolve`, or an IP-literal request).
     deny_set_override: Option<bool>,
-    /// Injected credentials: not available yet (they need rung `bump`).
+    /// The secret names the edge would inject (any order; `[]`: none). Only a `bump` rule
+    /// injects, and never on a request let through only by report mode.
     inject: Option<Vec<String>>,
 }
 
@@ -102,4 +109,8 @@ enum ReasonName {
     PortNotAllowed,
     /// A resolved address is in the deny-set (or not among the rule's exact addresses).
     ResolvedAddressDenied,
+    /// A `bump` rule does not allow the method inside the tunnel.
+    MethodNotAllowed,
+    /// A `bump` rule does not allow the path inside the tunnel (or it is unsafe).
+    PathNotAllowed,
 }

@@ -47,19 +47,15 @@ fn the_schema_knows_exactly_the_keys_the_loader_knows() {
         .iter()
         .map(|(p, props)| (p.as_str(), keys(props)))
         .collect();
-    // `http` and `inject` are known to the loader only to refuse them precisely.
-    let rule_keys: Vec<&str> = rule::KEYS
-        .iter()
-        .copied()
-        .filter(|k| !["http", "inject"].contains(k))
-        .collect();
     assert_eq!(
         by_path,
         [
             ("", set(compile::TOP_KEYS)),
             (".metadata", set(compile::METADATA_KEYS)),
             (".spec", set(compile::SPEC_KEYS)),
-            (".spec.destinations[]", set(&rule_keys)),
+            (".spec.destinations[]", set(rule::KEYS)),
+            (".spec.destinations[].http", set(rule::HTTP_KEYS)),
+            (".spec.destinations[].inject[]", set(rule::INJECT_KEYS)),
             (".spec.limits", set(compile::LIMIT_KEYS)),
             (".spec.tripwire", set(compile::TRIPWIRE_KEYS)),
         ]
@@ -155,11 +151,32 @@ fn the_schema_refuses_what_the_loader_refuses() {
         Value::deserialize(serde_yaml::Deserializer::from_str(text).next().unwrap()).unwrap()
     };
     assert!(policy.is_valid(&doc(&good)));
+    let bump = good.replace(
+        "rung: pass-through, ports: [443]}",
+        "rung: bump, ports: [443], http: {methods: [GET, POST], paths: [/v1/]}, inject: [{secret: anthropic-api-key, header: x-api-key}, {secret: t, header: authorization, format: \"Bearer {secret}\"}]}",
+    );
+    assert!(policy.is_valid(&doc(&bump)), "{bump}");
     for bad in [
         good.replace("ports: [443]", "port: [443]"),
         good.replace("443", "70000"),
         good.replace("443", "0"),
-        good.replace("pass-through", "bump"),
+        good.replace("pass-through", "tunnel"),
+        good.replace("ports: [443]}", "ports: [443], http: {methods: [get]}}"),
+        good.replace("ports: [443]}", "ports: [443], http: {paths: [v1/]}}"),
+        good.replace("ports: [443]}", "ports: [443], http: {methods: []}}"),
+        good.replace(
+            "ports: [443]}",
+            "ports: [443], inject: [{secret: k, header: x-api-key, format: Bearer}]}",
+        ),
+        good.replace("ports: [443]}", "ports: [443], inject: [{secret: k}]}"),
+        good.replace(
+            "ports: [443]}",
+            "ports: [443], inject: [{secret: \"a b\", header: x-api-key}]}",
+        ),
+        good.replace(
+            "ports: [443]}",
+            "ports: [443], inject: [{secret: k, header: x-api-key, value: v}]}",
+        ),
         good.replace("pypi.org", "PyPI.org"),
         good.replace("pypi.org", "\"*.com\""),
         good.replace("pypi.org", "\"a.*.example.com\""),

@@ -3,7 +3,10 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::PolicySet;
-use crate::{HostPattern, Limits, Mode, Rung, Tripwire, TripwireAction, Upgrade, defaults};
+use crate::{
+    Deployment, HostPattern, HttpRules, Limits, Mode, Rung, Tripwire, TripwireAction, Upgrade,
+    defaults,
+};
 
 /// Five lines; rules start on line 6 with `    - ` (a rule's first key is at column 7).
 const HEAD: &str =
@@ -65,8 +68,8 @@ fn each_error_class_has_its_exact_position() {
             "p.yaml:6:7: `spec.destinations[0]` is missing `host` (for example `host: pypi.org`)",
         ),
         (
-            "    - host: pypi.org\n      rung: bump\n",
-            "p.yaml:7:13: `spec.destinations[0].rung`: `bump` (TLS interception) is not available yet; this edge refuses the rule rather than carry it as `pass-through`",
+            "    - host: pypi.org\n      rung: bumped\n",
+            "p.yaml:7:13: `spec.destinations[0].rung` cannot be `bumped`; did you mean `bump`?",
         ),
         (
             "    - host: pypi.org\n      rung: passthrough\n",
@@ -74,7 +77,7 @@ fn each_error_class_has_its_exact_position() {
         ),
         (
             "    - host: pypi.org\n      rung: pass-through\n      http: {methods: [GET]}\n",
-            "p.yaml:8:7: `spec.destinations[0].http`: method and path rules cannot be enforced on a `pass-through` rule, which carries requests without reading them; they need rung `bump` (TLS interception), which is not available yet; remove `http`",
+            "p.yaml:8:7: `spec.destinations[0].http`: method and path rules cannot be enforced on a `pass-through` rule, which carries requests without reading them; they need rung `bump` (TLS interception): set `rung: bump` or remove `http`",
         ),
         (
             "    - host: pypi.org\n      rung: pass-through\n    - host: pypi.org.\n      rung: pass-through\n",
@@ -192,7 +195,6 @@ fn every_error_of_every_file_is_reported_in_order() {
         [
             "a.yaml:2:1: YAML syntax error: while parsing a node, did not find expected node content",
             "z.yaml:6:13: `spec.destinations[0].host`: wildcard `*.com` is too broad; a wildcard needs at least two labels after `*.`, like `*.example.com`",
-            "z.yaml:7:13: `spec.destinations[0].rung`: `bump` (TLS interception) is not available yet; this edge refuses the rule rather than carry it as `pass-through`",
             "z.yaml:9:7: unknown key `port` in `spec.destinations[1]`; did you mean `ports`?",
             "z.yaml:11:7: `spec.destinations[2]` is missing `rung` (for example `rung: pass-through`)",
             "z.yaml:12:19: `spec.limits.burst` must be greater than zero, found 0 (there is no unlimited)",
@@ -286,6 +288,135 @@ spec:
         }
     );
     assert!(d.rules().is_empty());
+}
+
+const BUMP: &str = "\
+apiVersion: trust-edge/v1
+kind: EgressProfile
+metadata: {name: llm}
+spec:
+  destinations:
+    - host: api.anthropic.com
+      rung: bump
+      http: {methods: [GET, POST], paths: [/v1/]}
+      inject:
+        - {secret: anthropic-api-key, header: X-Api-Key}
+        - {secret: anthropic-beta, header: anthropic-beta, format: \"beta={secret}\"}
+    - host: pypi.org
+      rung: pass-through
+---
+apiVersion: trust-edge/v1
+kind: EgressProfile
+metadata: {name: gh}
+spec:
+  destinations:
+    - host: api.github.com
+      rung: bump
+      inject: [{secret: github-token, header: authorization, format: \"Bearer {secret}\"}]
+    - host: uploads.github.com
+      rung: bump
+";
+
+#[test]
+fn a_bump_rule_compiles_with_its_http_rules_and_credentials() {
+    let set = load(&[("b.yaml", BUMP)]).unwrap();
+    let rule = &set.profile("llm").unwrap().rules()[0];
+    assert_eq!(rule.rung, Rung::Bump);
+    assert_eq!(rule.rung.as_str(), "bump");
+    assert_eq!(
+        rule.http,
+        HttpRules {
+            methods: vec!["GET".to_owned(), "POST".to_owned()],
+            paths: vec!["/v1/".to_owned()],
+        }
+    );
+    let injected: Vec<(&str, &str, String)> = rule
+        .inject
+        .iter()
+        .map(|i| (i.secret.as_str(), i.header.as_str(), i.format.template()))
+        .collect();
+    assert_eq!(
+        injected,
+        [
+            ("anthropic-api-key", "x-api-key", "{secret}".to_owned()),
+            (
+                "anthropic-beta",
+                "anthropic-beta",
+                "beta={secret}".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(rule.inject[1].render(b"v2"), b"beta=v2");
+    let pass = &set.profile("llm").unwrap().rules()[1];
+    assert_eq!(pass.http, HttpRules::default());
+    assert!(pass.inject.is_empty());
+    assert_eq!(
+        set.secrets().into_iter().collect::<Vec<_>>(),
+        ["anthropic-api-key", "anthropic-beta", "github-token"]
+    );
+    assert!(set.has_bump_rules());
+    assert!(!PolicySet::empty().has_bump_rules());
+    assert!(PolicySet::empty().secrets().is_empty());
+}
+
+#[test]
+fn cross_check_places_each_problem_at_its_key() {
+    let set = load(&[("b.yaml", BUMP)]).unwrap();
+    let show = |d: &Deployment| -> Vec<String> {
+        set.cross_check(d).iter().map(ToString::to_string).collect()
+    };
+    assert_eq!(show(&Deployment::default()), Vec::<String>::new());
+    let fits = Deployment {
+        ca_configured: Some(true),
+        secrets: Some(
+            [
+                "anthropic-api-key",
+                "anthropic-beta",
+                "github-token",
+                "other",
+            ]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        ),
+    };
+    assert_eq!(show(&fits), Vec::<String>::new());
+    let bare = Deployment {
+        ca_configured: Some(false),
+        secrets: Some(["github-tokn".to_owned()].into_iter().collect()),
+    };
+    let ca = "a `bump` rule needs the deployment CA, and the edge config configures none; set `ca_dir` or `ca_secret` in its `[bump]` table, or carry this host `pass-through`";
+    assert_eq!(
+        show(&bare),
+        [
+            format!("b.yaml:7:13: `spec.destinations[0].rung`: {ca}"),
+            "b.yaml:10:20: `spec.destinations[0].inject[0].secret`: `anthropic-api-key` is defined by no SDS source (known: github-tokn)".to_owned(),
+            "b.yaml:11:20: `spec.destinations[0].inject[1].secret`: `anthropic-beta` is defined by no SDS source (known: github-tokn)".to_owned(),
+            format!("b.yaml:21:13: `spec.destinations[0].rung`: {ca}"),
+            "b.yaml:22:25: `spec.destinations[0].inject[0].secret`: `github-token` is defined by no SDS source (known: github-tokn); did you mean `github-tokn`?".to_owned(),
+            format!("b.yaml:24:13: `spec.destinations[1].rung`: {ca}"),
+        ]
+    );
+    // The same checks run while loading, in every file, even one with other errors.
+    let broken = BUMP.replace("host: pypi.org", "host: \"*.org\"");
+    let sources = [("b.yaml".to_owned(), broken)];
+    let checked = PolicySet::check_sources_with(&sources, &bare);
+    let errors: Vec<String> = checked
+        .result
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(errors.len(), 7, "{errors:#?}");
+    assert_eq!(
+        errors[0],
+        format!("b.yaml:7:13: `spec.destinations[0].rung`: {ca}")
+    );
+    assert!(
+        errors[3].starts_with("b.yaml:12:13: `spec.destinations[1].host`: "),
+        "{errors:#?}"
+    );
+    assert!(PolicySet::check_sources(&sources).result.unwrap_err().len() == 1);
 }
 
 #[test]

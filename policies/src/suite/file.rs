@@ -16,7 +16,7 @@ pub const KIND: &str = "PolicyTests";
 
 pub(crate) const TOP_KEYS: &[&str] = &["apiVersion", "kind", "profile", "cases"];
 pub(crate) const CASE_KEYS: &[&str] = &[
-    "name", "profile", "url", "connect", "method", "resolve", "expect",
+    "name", "profile", "url", "connect", "method", "path", "resolve", "expect",
 ];
 pub(crate) const EXPECT_KEYS: &[&str] = &[
     "decision",
@@ -38,6 +38,8 @@ pub(crate) const POLICY_REASONS: &[DenyReason] = &[
     DenyReason::DestinationNotAllowed,
     DenyReason::PortNotAllowed,
     DenyReason::ResolvedAddressDenied,
+    DenyReason::MethodNotAllowed,
+    DenyReason::PathNotAllowed,
 ];
 
 /// One checked case.
@@ -58,6 +60,8 @@ pub(crate) struct Expect {
     pub(crate) rung: Option<String>,
     pub(crate) rule: Option<String>,
     pub(crate) deny_set_override: Option<bool>,
+    /// The secret names expected to be injected, sorted.
+    pub(crate) inject: Option<Vec<String>>,
 }
 
 /// Reads every document of a test file; the cases that are free of errors.
@@ -134,29 +138,32 @@ fn case(w: &mut Walker<'_>, node: &Node, index: usize, profile: Option<&str>) ->
         Some(n) => w.string(n, &format!("{what}.method")),
         None => None,
     };
+    let path = match fields.get("path") {
+        Some(n) => w.string(n, &format!("{what}.path")),
+        None => None,
+    };
     let request = match (fields.get("url"), fields.get("connect")) {
         (Some(url), None) => w.string(url, &format!("{what}.url")).and_then(|text| {
             if !text.contains("://") {
                 w.error(url.pos, format!("`{what}.url` must start with `https://` or `http://`; use `connect` for a `host:port`"));
                 return None;
             }
-            request(w, url, &format!("{what}.url"), text, method)
-        }),
-        (None, Some(connect)) => {
-            if let Some(m) = fields.key("method") {
+            if let Some(p) = fields.key("path") {
                 w.error(
-                    m.pos,
-                    format!("`{what}.method` does not go with `connect` (a tunnel's method is CONNECT); use `url` to choose a method"),
+                    p.pos,
+                    format!("`{what}.path` does not go with `url`, which carries its own path; put the path in the URL"),
                 );
+                return None;
             }
-            w.string(connect, &format!("{what}.connect")).and_then(|text| {
-                if text.contains("://") {
-                    w.error(connect.pos, format!("`{what}.connect` is a `host:port`; use `url` for a URL"));
-                    return None;
-                }
-                request(w, connect, &format!("{what}.connect"), text, None)
-            })
-        }
+            request(w, url, &format!("{what}.url"), text, method, None)
+        }),
+        (None, Some(connect)) => w.string(connect, &format!("{what}.connect")).and_then(|text| {
+            if text.contains("://") {
+                w.error(connect.pos, format!("`{what}.connect` is a `host:port`; use `url` for a URL"));
+                return None;
+            }
+            request(w, connect, &format!("{what}.connect"), text, method, path)
+        }),
         (Some(_), Some(second)) => {
             w.error(second.pos, format!("`{what}` has both `url` and `connect`; keep one"));
             None
@@ -196,8 +203,9 @@ fn request(
     field: &str,
     text: &str,
     method: Option<&str>,
+    path: Option<&str>,
 ) -> Option<Request> {
-    match Request::parse(text, method) {
+    match Request::parse(text, method, path) {
         Ok(request) => Some(request),
         Err(e) => {
             w.error(node.pos, format!("`{field}`: {e}"));
@@ -239,14 +247,9 @@ fn answers(w: &mut Walker<'_>, node: &Node, field: &str) -> Option<Vec<IpAddr>> 
 fn expect(w: &mut Walker<'_>, node: &Node, what: &str) -> Option<Expect> {
     let errors_before = w.error_count();
     let fields = w.mapping(node, what, EXPECT_KEYS)?;
-    if let Some(key) = fields.key("inject") {
-        w.error(
-            key.pos,
-            format!(
-                "`{what}.inject`: injected credentials need rung `bump`, which is not available yet"
-            ),
-        );
-    }
+    let inject = fields
+        .get_raw("inject")
+        .and_then(|n| secret_names(w, n, &format!("{what}.inject")));
     let decision = match fields.get("decision") {
         Some(n) => w.keyword(n, &format!("{what}.decision"), DECISIONS),
         None => {
@@ -317,5 +320,17 @@ fn expect(w: &mut Walker<'_>, node: &Node, what: &str) -> Option<Expect> {
         rung,
         rule,
         deny_set_override,
+        inject,
     })
+}
+
+/// `[anthropic-api-key]`: secret names, sorted; `[]` expects no credential at all.
+fn secret_names(w: &mut Walker<'_>, node: &Node, field: &str) -> Option<Vec<String>> {
+    let items = w.list(node, field, "secret names")?;
+    let mut names = Vec::with_capacity(items.len());
+    for item in items {
+        names.push(w.string(item, field)?.to_owned());
+    }
+    names.sort();
+    Some(names)
 }

@@ -145,15 +145,15 @@ cases:
   - name: c
     connect: pypi.org:443
     url: https://pypi.org/
-    expect: {decision: allow, reason: rate_limited, inject: [k]}
+    expect: {decision: allow, reason: rate_limited, inject: k}
   - name: a
     profile: t
     connect: pypi.org:443
     expect: {desicion: allow}
   - name: e
     profile: t
-    connect: pypi.org:443
-    method: GET
+    url: https://pypi.org/
+    path: /x
     resolve: [10.0.0.300]
     expect: {decision: maybe}
 ");
@@ -166,12 +166,12 @@ cases:
             "t.tests.yaml:11:13: `cases[1].expect` is missing `reason` (for example `reason: destination_not_allowed`)",
             "t.tests.yaml:12:5: `cases[2]` is missing `profile` (for example `profile: sandbox-default`)",
             "t.tests.yaml:13:14: `cases[2]` has both `url` and `connect`; keep one",
-            "t.tests.yaml:15:39: `cases[2].expect.reason`: `rate_limited` is decided by the running edge, not by the policy; a policy test can expect `unknown_profile`, `ip_literal_not_allowed`, `destination_not_allowed`, `port_not_allowed` or `resolved_address_denied`",
+            "t.tests.yaml:15:39: `cases[2].expect.reason`: `rate_limited` is decided by the running edge, not by the policy; a policy test can expect `unknown_profile`, `ip_literal_not_allowed`, `destination_not_allowed`, `port_not_allowed`, `resolved_address_denied`, `method_not_allowed` or `path_not_allowed`",
             "t.tests.yaml:15:39: `cases[2].expect.reason` goes with `decision: deny`, or with `enforce_would_deny: true` in report mode",
-            "t.tests.yaml:15:53: `cases[2].expect.inject`: injected credentials need rung `bump`, which is not available yet",
+            "t.tests.yaml:15:61: `cases[2].expect.inject` must be a list of secret names, found `k`",
             "t.tests.yaml:19:13: `cases[3].expect` is missing `decision` (for example `decision: allow`)",
             "t.tests.yaml:19:14: unknown key `desicion` in `cases[3].expect`; did you mean `decision`?",
-            "t.tests.yaml:23:5: `cases[4].method` does not go with `connect` (a tunnel's method is CONNECT); use `url` to choose a method",
+            "t.tests.yaml:23:5: `cases[4].path` does not go with `url`, which carries its own path; put the path in the URL",
             "t.tests.yaml:24:15: `cases[4].resolve`: `10.0.0.300` is not an IP address",
             "t.tests.yaml:25:24: `cases[4].expect.decision` cannot be `maybe`; expected one of `allow` or `deny`",
         ]
@@ -268,7 +268,7 @@ fn broken_policies_and_missing_tests_are_errors() {
     write(
         dir.path(),
         "p.yaml",
-        &POLICY.replace("rung: pass-through\n---", "rung: bump\n---"),
+        &POLICY.replace("rung: pass-through\n---", "rung: bumpy\n---"),
     );
     write(
         dir.path(),
@@ -287,8 +287,11 @@ fn broken_policies_and_missing_tests_are_errors() {
     assert_eq!(
         errors,
         [
-            format!("{a}:0:0: the policies in {shown} do not load (1 error(s)); run `trust-edge policy check {shown}`"),
-            "p.yaml:11:13: `spec.destinations[1].rung`: `bump` (TLS interception) is not available yet; this edge refuses the rule rather than carry it as `pass-through`".to_owned(),
+            format!(
+                "{a}:0:0: the policies in {shown} do not load (1 error(s)); run `trust-edge policy check {shown}`"
+            ),
+            "p.yaml:11:13: `spec.destinations[1].rung` cannot be `bumpy`; did you mean `bump`?"
+                .to_owned(),
         ]
     );
     let xml = broken.junit();
@@ -302,5 +305,67 @@ fn an_empty_run_is_not_ok() {
     assert_eq!(
         Run::default().to_string(),
         "0 passed, 0 failed, 0 file(s) with errors; no test case ran"
+    );
+}
+
+const BUMP: &str = "\
+apiVersion: trust-edge/v1
+kind: EgressProfile
+metadata: {name: llm}
+spec:
+  destinations:
+    - host: api.anthropic.com
+      rung: bump
+      http: {methods: [GET, POST], paths: [/v1/]}
+      inject:
+        - {secret: anthropic-api-key, header: x-api-key}
+        - {secret: anthropic-beta, header: anthropic-beta}
+";
+
+#[test]
+fn cases_check_the_request_inside_a_bump_tunnel_and_its_credentials() {
+    let set = PolicySet::from_sources(&[("b.yaml".to_owned(), BUMP.to_owned())]).unwrap();
+    let tests = "\
+apiVersion: trust-edge/v1
+kind: PolicyTests
+profile: llm
+cases:
+  - name: a message gets both credentials, in any order
+    url: https://api.anthropic.com/v1/messages
+    method: POST
+    expect: {decision: allow, rung: bump, inject: [anthropic-beta, anthropic-api-key]}
+  - name: the method and path inside a CONNECT
+    connect: api.anthropic.com:443
+    method: GET
+    path: /v1/models?limit=5
+    expect: {decision: allow, inject: [anthropic-api-key, anthropic-beta]}
+  - name: a lower-case method is refused and injects nothing
+    url: https://api.anthropic.com/v1/messages
+    method: post
+    expect: {decision: deny, reason: method_not_allowed, inject: []}
+  - name: a dot-segment is refused
+    connect: api.anthropic.com:443
+    path: /v1/../admin
+    expect: {decision: deny, reason: path_not_allowed}
+  - name: expected to inject one, injects two
+    url: https://api.anthropic.com/v1/messages
+    expect: {decision: allow, inject: [anthropic-api-key]}
+  - name: expected no credential over TLS
+    url: https://api.anthropic.com/v1/x
+    expect: {decision: allow, inject: []}
+";
+    let got = run_text(Ok(&set), Path::new("dir"), "b.tests.yaml", tests);
+    assert_eq!(got.errors, []);
+    let failures: Vec<Vec<String>> = got.cases.iter().map(|c| c.failures.clone()).collect();
+    assert_eq!(
+        failures,
+        [
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec!["expected inject [anthropic-api-key], got inject [anthropic-api-key, anthropic-beta]: allow by b.yaml:6 (host api.anthropic.com), rung bump".to_owned()],
+            vec!["expected inject [], got inject [anthropic-api-key, anthropic-beta]: allow by b.yaml:6 (host api.anthropic.com), rung bump".to_owned()],
+        ]
     );
 }

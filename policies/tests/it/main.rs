@@ -9,7 +9,7 @@ use std::path::Path;
 
 use policies::check::check_paths;
 use policies::suite::run_paths;
-use policies::{Destination, Mode, PolicySet, parse_authority};
+use policies::{Deployment, Destination, Mode, PolicySet, parse_authority};
 use trust_core::DenyReason;
 
 fn load(dir: &str) -> PolicySet {
@@ -65,7 +65,10 @@ fn the_default_policy_compiles_and_allows_package_indexes() {
 fn the_examples_compile_and_mean_what_their_comments_say() {
     let set = load("examples");
     let names: Vec<&str> = set.profiles().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["browser-agent", "internal-build", "offline"]);
+    assert_eq!(
+        names,
+        ["browser-agent", "internal-build", "llm-agent", "offline"]
+    );
 
     let build = set.profile("internal-build").unwrap();
     let (dest, port) = parse_authority("artifacts.internal.example:8443", None).unwrap();
@@ -95,6 +98,47 @@ fn the_examples_compile_and_mean_what_their_comments_say() {
             .allows_upgrade(policies::Upgrade::WebSocket)
     );
 
+    let llm = set.profile("llm-agent").unwrap();
+    let (api, port) = parse_authority("api.anthropic.com:443", None).unwrap();
+    let rule = llm.decide(&api, port).unwrap();
+    assert_eq!(rule.rung, policies::Rung::Bump);
+    assert_eq!(rule.check_request("POST", "/v1/messages"), Ok(()));
+    assert_eq!(
+        rule.check_request("POST", "/v1/../admin"),
+        Err(DenyReason::PathNotAllowed)
+    );
+    assert_eq!(
+        rule.check_request("post", "/v1/messages"),
+        Err(DenyReason::MethodNotAllowed)
+    );
+    let [inject] = rule.inject.as_slice() else {
+        panic!("{:?}", rule.inject)
+    };
+    assert_eq!(
+        (inject.secret.as_str(), inject.header.as_str()),
+        ("anthropic-api-key", "x-api-key")
+    );
+    assert_eq!(inject.render(b"sk-test"), b"sk-test");
+    assert_eq!(
+        set.secrets().into_iter().collect::<Vec<_>>(),
+        ["anthropic-api-key"]
+    );
+    let no_ca = Deployment {
+        ca_configured: Some(false),
+        secrets: None,
+    };
+    let problems: Vec<String> = set
+        .cross_check(&no_ca)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "llm-api.yaml:30:13: `spec.destinations[0].rung`: a `bump` rule needs the deployment CA, and the edge config configures none; set `ca_dir` or `ca_secret` in its `[bump]` table, or carry this host `pass-through`"
+        ]
+    );
+
     let offline = set.profile("offline").unwrap();
     let name = Destination::Name("pypi.org".to_owned());
     assert_eq!(
@@ -107,7 +151,7 @@ fn the_examples_compile_and_mean_what_their_comments_say() {
 fn the_shipped_policies_pass_check_and_their_own_tests() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dirs = [root.join("default"), root.join("examples")];
-    let report = check_paths(&dirs);
+    let report = check_paths(&dirs, &Deployment::default());
     let lines: Vec<String> = report
         .diagnostics
         .iter()
@@ -122,10 +166,10 @@ fn the_shipped_policies_pass_check_and_their_own_tests() {
         ]
     );
     assert!(report.ok());
-    assert_eq!((report.files, report.profiles), (3, 4));
+    assert_eq!((report.files, report.profiles), (4, 5));
 
     let run = run_paths(&dirs);
     assert!(run.ok(), "{run}");
-    assert_eq!(run.files.len(), 3, "{run}");
-    assert!(run.passed() >= 30, "{run}");
+    assert_eq!(run.files.len(), 4, "{run}");
+    assert!(run.passed() >= 45, "{run}");
 }

@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub vault: Option<VaultSection>,
     /// `[aws]`.
     pub aws: Option<AwsSection>,
+    /// `[minted_leaves]`.
+    pub minted_leaves: Option<MintedLeavesSection>,
     /// `[[grants]]`.
     #[serde(default)]
     pub grants: Vec<GrantSection>,
@@ -173,4 +175,20 @@ pub struct SecretSourceSection {
     pub secret_id: Option<String>,
     /// Field of a generic secret.
     pub field: Option<String>,
+}
+
+/// `[minted_leaves]`: leaves minted from the deployment CA, served as `tls_certificate`s.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MintedLeavesSection {
+    /// The CA directory (`trust-edge ca init` writes it).
+    pub ca_dir: PathBuf,
+    /// The hosts served, as `<prefix><host>`.
+    pub hosts: Vec<String>,
+    /// Secret-name prefix (default `bump-leaf/`).
+    pub prefix: Option<String>,
+    /// Leaf validity, e.g. `24h`.
+    pub leaf_validity: Option<String>,
+    /// How often the CA is re-read, e.g. `1m`.
+    pub check_interval: Option<String>,
 }

@@ -201,3 +201,26 @@ fn the_embedded_config_watches_data_dir_secrets_and_prepare_creates_it() {
         "secrets: [x]"
     );
 }
+
+#[test]
+fn minted_leaves_are_configured_in_toml() {
+    let config = Config::from_toml(
+        "[minted_leaves]\nca_dir = \"/etc/trust-edge/ca\"\nhosts = [\"api.example.com\"]\nleaf_validity = \"12h\"\n",
+    )
+    .unwrap();
+    let leaves = config.minted_leaves.unwrap();
+    assert_eq!(
+        leaves.ca_dir,
+        std::path::PathBuf::from("/etc/trust-edge/ca")
+    );
+    assert_eq!(leaves.hosts, ["api.example.com"]);
+    assert_eq!(leaves.prefix, "bump-leaf/");
+    assert_eq!(leaves.leaf_validity, Duration::from_secs(12 * 3600));
+    assert_eq!(
+        issues("[minted_leaves]\nca_dir = \"/ca\"\nhosts = []\ncheck_interval = \"soon\"\n"),
+        [
+            "minted_leaves.check_interval: invalid duration \"soon\": expected number at 0",
+            "minted_leaves.hosts: name at least one host"
+        ]
+    );
+}

@@ -2,8 +2,8 @@
 
 use super::file::{AwsSection, FileConfig, GrantSection, SecretSection, TcpSection, VaultSection};
 use super::{
-    AwsConfig, AwsCredentials, Config, ConfigIssue, FilesConfig, RemoteSource, SecretSpec,
-    TcpConfig, TlsConfig, VaultAuth, VaultConfig,
+    AwsConfig, AwsCredentials, Config, ConfigIssue, FilesConfig, MintedLeavesConfig, RemoteSource,
+    SecretSpec, TcpConfig, TlsConfig, VaultAuth, VaultConfig,
 };
 use crate::access::{Grant, Pattern, PeerMatch};
 use crate::defaults;
@@ -116,6 +116,26 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
             ),
             dir: files.dir,
         });
+    }
+    if let Some(minted) = file.minted_leaves {
+        let mut leaves = MintedLeavesConfig::new(minted.ca_dir, minted.hosts);
+        if let Some(prefix) = minted.prefix {
+            leaves.prefix = prefix;
+        }
+        leaves.leaf_validity = issues.duration(
+            "minted_leaves.leaf_validity",
+            minted.leaf_validity.as_deref(),
+            leaves.leaf_validity,
+        );
+        leaves.check_interval = issues.duration(
+            "minted_leaves.check_interval",
+            minted.check_interval.as_deref(),
+            leaves.check_interval,
+        );
+        if leaves.hosts.is_empty() {
+            issues.add("minted_leaves.hosts", "name at least one host");
+        }
+        config.minted_leaves = Some(leaves);
     }
     if let Some(vault) = file.vault {
         config.vault = vault_config(&mut issues, vault);

@@ -205,3 +205,17 @@ impl FileSecret {
         })
     }
 }
+
+impl crate::config::FilesConfig {
+    /// The secret names the manifest defines (for `trust-edge policy check --sds-config`).
+    ///
+    /// # Errors
+    /// The manifest cannot be read or parsed; the message names the file.
+    pub fn secret_names(&self) -> Result<Vec<String>, String> {
+        let text = std::fs::read_to_string(&self.manifest)
+            .map_err(|e| format!("{}: {e}", self.manifest.display()))?;
+        let manifest = Manifest::parse(&text, &self.dir)
+            .map_err(|e| format!("{}: {e}", self.manifest.display()))?;
+        Ok(manifest.secrets.into_iter().map(|s| s.name).collect())
+    }
+}

@@ -16,6 +16,7 @@ mod client;
 mod delta;
 mod envoy;
 mod files;
+mod minted;
 mod observability;
 mod protocol;
 mod tls;

@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+
+mod decoder;
+mod error;
+mod forms;
+mod patterns;
+#[cfg(test)]
+mod samples;
+mod scrubber;
+
+pub use decoder::{Coding, Decoder};
+pub use error::DecodeError;
+pub use patterns::Patterns;
+pub use scrubber::{BodyScrubber, MARKER};
