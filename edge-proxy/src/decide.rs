@@ -119,7 +119,7 @@ pub(crate) async fn decide(
     })?;
     let mut h = DefaultHasher::new();
     (destination, target.port).hash(&mut h);
-    if let Trip::Crossed { deny } = state.count(Some(h.finish()), 0) {
+    if let Trip::Crossed { deny } = state.count(Some(h.finish()), head.len as u64) {
         crate::tripwire::report(edge, &session, rec);
         if deny {
             return Err(DenyReason::Tripwire.into());

@@ -29,6 +29,8 @@ pub(crate) async fn forward<S: IO + 'static>(
         reused = proxy.process_new_http(session, shutdown) => reused?,
         () = stop => return None,
     };
+    // pingora's request pipelining stays off: bytes read past a request end the connection
+    // (`reuse` refuses it), so no request reaches the upstream without the edge's decision.
     let (io, _) = reused.consume();
     let io = io.into_any().downcast::<S>().ok()?;
     if *shutdown.borrow() {

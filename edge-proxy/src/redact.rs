@@ -34,6 +34,19 @@ impl Redactor {
         }
         let mut decoder = None;
         if has_body {
+            // Only chunked framing is undone before the body reaches the edge; any other
+            // transfer coding would hide the bytes.
+            let transfer = resp
+                .headers
+                .get_all(http::header::TRANSFER_ENCODING)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .any(|t| !t.eq_ignore_ascii_case("chunked"));
+            if transfer {
+                return Err(DenyReason::ResponseNotInspectable);
+            }
             let encoding = resp
                 .headers
                 .get_all(http::header::CONTENT_ENCODING)

@@ -66,7 +66,10 @@ impl SecretStore {
     /// provided it (or withdrew it). The patterns are compiled once per version.
     pub(crate) fn get(&self, name: &str) -> Option<Credential> {
         let secret = self.client.get(name)?;
-        secret.value().generic()?;
+        // An empty value would inject a bare format (`Bearer `): it is not a credential.
+        if secret.value().generic().is_none_or(<[u8]>::is_empty) {
+            return None;
+        }
         if let Some(c) = self
             .compiled
             .read()

@@ -184,8 +184,12 @@ impl ProxyHttp for Forwarder {
                 value.set_sensitive(true);
                 req.insert_header(injection.header.clone(), value)?;
             }
-            // The response is scanned for the values: ask for it unencoded.
+            // The response is scanned for the values: ask for it unencoded, whole (a range could
+            // return a value in pieces) and in the charset it was sent in.
             req.insert_header("accept-encoding", "identity")?;
+            for name in ["range", "if-range", "accept-charset"] {
+                req.remove_header(name);
+            }
             self.edge.metrics.injections.inc_by(injections.len() as u64);
         }
         Ok(())
@@ -221,6 +225,8 @@ impl ProxyHttp for Forwarder {
             return Ok(());
         };
         if let Some(patterns) = f.patterns().cloned() {
+            // The reason phrase is upstream text too (an error message may quote a header).
+            resp.set_reason_phrase(None)?;
             let has_body = session.req_header().method != http::Method::HEAD
                 && !matches!(resp.status.as_u16(), 100..=199 | 204 | 304);
             match Redactor::start(patterns, resp, has_body) {

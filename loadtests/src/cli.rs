@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::http_forward::{self, Options, Target};
+use crate::load::Load;
 use crate::peers::Locations;
 use crate::report;
 
@@ -34,6 +35,47 @@ pub enum Command {
     Revocation(RevocationArgs),
     /// One secret rotated under N simulated Envoy SDS streams (see `sds_fanout.rs`).
     SdsFanout(SdsFanoutArgs),
+    /// TLS interception + credential injection: edge, Envoy, mitmproxy (see `bump_inject.rs`).
+    BumpInject(BumpInjectArgs),
+}
+
+/// Options of `bump-inject`.
+#[derive(Debug, Args)]
+pub struct BumpInjectArgs {
+    /// How each target is loaded.
+    #[command(flatten)]
+    pub load: Load,
+    /// Targets, comma-separated, in run order.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "edge-bump-inject,edge-pass-through,direct-tls,envoy-bump,mitmproxy"
+    )]
+    pub targets: Vec<crate::bump_inject::Target>,
+    /// Measured time of each handshake-rate phase (0s skips them).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub handshake_duration: Duration,
+    /// Concurrent connections of the handshake load.
+    #[arg(long, default_value_t = 8)]
+    pub handshake_connections: usize,
+    /// Host names the cold-cache handshakes cycle through.
+    #[arg(long, default_value_t = 64)]
+    pub cold_hosts: usize,
+    /// Leaves minted in process for the mint-cost figure.
+    #[arg(long, default_value_t = 500)]
+    pub mint_samples: usize,
+    /// The trust-edge binary (edge-proxy and sds-server).
+    #[arg(long, default_value = "target/release/trust-edge")]
+    pub edge_bin: PathBuf,
+    /// Use the in-process rustls upstream even when nginx is installed.
+    #[arg(long)]
+    pub in_process_upstream: bool,
+    /// Pin the proxy to core 0, everything else to core 1.
+    #[arg(long)]
+    pub pin: bool,
+    /// Where the JSON report is written.
+    #[arg(long, default_value = "results/bump-inject.json")]
+    pub out: PathBuf,
 }
 
 /// Options of `sds-fanout`.
@@ -94,21 +136,9 @@ pub struct RevocationArgs {
 /// Options of `http-forward`.
 #[derive(Debug, Args)]
 pub struct HttpForwardArgs {
-    /// Measured time per target (e.g. `10s`, `500ms`, `1m`).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub duration: Duration,
-    /// Unmeasured warm-up per target.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub warmup: Duration,
-    /// Concurrent connections.
-    #[arg(long, default_value_t = 64)]
-    pub connections: usize,
-    /// Sessions (edge tokens) the connections are spread over.
-    #[arg(long, default_value_t = 16)]
-    pub sessions: usize,
-    /// Response body size in bytes.
-    #[arg(long, default_value_t = 100)]
-    pub body_bytes: usize,
+    /// How each target is loaded.
+    #[command(flatten)]
+    pub load: Load,
     /// Fixed offered rate in req/s (open loop); default: closed loop, as fast as possible.
     #[arg(long)]
     pub rate: Option<f64>,
@@ -128,12 +158,6 @@ pub struct HttpForwardArgs {
     /// Where the JSON report is written.
     #[arg(long, default_value = "results/http-forward.json")]
     pub out: PathBuf,
-    /// Hard cap on requests per target.
-    #[arg(long, default_value_t = 50_000_000)]
-    pub max_requests: u64,
-    /// Bound on one connect or request/response exchange.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
-    pub request_timeout: Duration,
 }
 
 /// Parses `10s`, `500ms`, `2m`, `1.5s` or a bare number of seconds.
@@ -165,40 +189,18 @@ pub fn run(cli: Cli, locations: Locations) -> ExitCode {
     match cli.command {
         Command::Revocation(args) => run_revocation(&args),
         Command::SdsFanout(args) => run_sds_fanout(&args),
+        Command::BumpInject(args) => run_bump_inject(args, locations),
         Command::HttpForward(args) => {
             let out = args.out.clone();
             let options = Options {
-                duration: args.duration,
-                warmup: args.warmup,
-                connections: args.connections,
-                sessions: args.sessions,
-                body_bytes: args.body_bytes,
+                load: args.load,
                 rate: args.rate,
                 targets: args.targets,
                 edge_bin: args.edge_bin,
                 pin: args.pin,
-                max_requests: args.max_requests,
-                request_timeout: args.request_timeout,
                 locations,
             };
-            let report = match http_forward::run(&options) {
-                Ok(report) => report,
-                Err(e) => {
-                    eprintln!("loadtests: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            print!("{}", report::render_table(&report));
-            match write_json(&out, &report) {
-                Ok(()) => {
-                    println!("report: {}", out.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("loadtests: writing {}: {e}", out.display());
-                    ExitCode::FAILURE
-                }
-            }
+            finish(http_forward::run(&options), report::render_table, &out)
         }
     }
 }
@@ -219,24 +221,11 @@ fn run_revocation(args: &RevocationArgs) -> ExitCode {
         timeout: args.timeout,
         target,
     };
-    let report = match crate::revocation::run(&options) {
-        Ok(report) => report,
-        Err(e) => {
-            eprintln!("loadtests: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    print!("{}", crate::revocation::render_table(&report));
-    match write_json(&args.out, &report) {
-        Ok(()) => {
-            println!("report: {}", args.out.display());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("loadtests: writing {}: {e}", args.out.display());
-            ExitCode::FAILURE
-        }
-    }
+    finish(
+        crate::revocation::run(&options),
+        crate::revocation::render_table,
+        &args.out,
+    )
 }
 
 fn run_sds_fanout(args: &SdsFanoutArgs) -> ExitCode {
@@ -248,21 +237,56 @@ fn run_sds_fanout(args: &SdsFanoutArgs) -> ExitCode {
         timeout: args.timeout,
         edge_bin: args.edge_bin.clone(),
     };
-    let report = match crate::sds_fanout::run(&options) {
+    finish(
+        crate::sds_fanout::run(&options),
+        crate::sds_fanout::render_table,
+        &args.out,
+    )
+}
+
+fn run_bump_inject(args: BumpInjectArgs, locations: Locations) -> ExitCode {
+    let options = crate::bump_inject::Options {
+        load: args.load,
+        targets: args.targets,
+        handshake_duration: args.handshake_duration,
+        handshake_connections: args.handshake_connections,
+        cold_hosts: args.cold_hosts,
+        mint_samples: args.mint_samples,
+        edge_bin: args.edge_bin,
+        in_process_upstream: args.in_process_upstream,
+        pin: args.pin,
+        ready_timeout: Duration::from_secs(30),
+        locations,
+    };
+    finish(
+        crate::bump_inject::run(&options),
+        crate::bump_inject::render_table,
+        &args.out,
+    )
+}
+
+/// Prints the report's table and writes its JSON to `out`; any failure is printed and
+/// turns into a failing exit code.
+fn finish<T: serde::Serialize>(
+    report: Result<T, crate::Error>,
+    render: fn(&T) -> String,
+    out: &std::path::Path,
+) -> ExitCode {
+    let report = match report {
         Ok(report) => report,
         Err(e) => {
             eprintln!("loadtests: {e}");
             return ExitCode::FAILURE;
         }
     };
-    print!("{}", crate::sds_fanout::render_table(&report));
-    match write_json(&args.out, &report) {
+    print!("{}", render(&report));
+    match write_json(out, &report) {
         Ok(()) => {
-            println!("report: {}", args.out.display());
+            println!("report: {}", out.display());
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("loadtests: writing {}: {e}", args.out.display());
+            eprintln!("loadtests: writing {}: {e}", out.display());
             ExitCode::FAILURE
         }
     }

@@ -15,7 +15,7 @@
 //! Runs are bounded: nothing is sent after `end`, every exchange has a timeout, and a shared cap
 //! limits the total number of requests.
 
-mod conn;
+pub(crate) mod conn;
 #[cfg(test)]
 mod tests;
 
@@ -30,6 +30,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use conn::{Conn, Failure};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Highest latency the histogram tracks (60 s, in nanoseconds); larger values saturate.
 const HISTOGRAM_MAX_NS: u64 = 60_000_000_000;
@@ -143,9 +144,12 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn empty() -> Result<Self, Error> {
-        let latency = Histogram::new_with_bounds(1, HISTOGRAM_MAX_NS, 3)
-            .map_err(|e| Error::Config(format!("latency histogram: {e}")))?;
+    /// Nothing observed yet.
+    ///
+    /// # Errors
+    /// The latency histogram could not be built.
+    pub(crate) fn empty() -> Result<Self, Error> {
+        let latency = latency_histogram()?;
         Ok(Self {
             ok: 0,
             errors: Errors::default(),
@@ -157,7 +161,11 @@ impl Outcome {
         })
     }
 
-    fn merge(&mut self, other: &Self) -> Result<(), Error> {
+    /// Adds `other` (another connection's outcome) to this one.
+    ///
+    /// # Errors
+    /// The histograms could not be merged.
+    pub(crate) fn merge(&mut self, other: &Self) -> Result<(), Error> {
         self.ok += other.ok;
         self.errors.merge(&other.errors);
         self.latency
@@ -169,6 +177,75 @@ impl Outcome {
         self.capped |= other.capped;
         Ok(())
     }
+
+    /// Counts one exchange: a response (a 200 in the measured window with its `latency`, any
+    /// other status as an error) or a failure.
+    pub(crate) fn record(
+        &mut self,
+        result: Result<u16, Failure>,
+        measured: bool,
+        latency: Duration,
+    ) {
+        match result {
+            Ok(status) => {
+                self.responses_total += 1;
+                if !measured {
+                    return;
+                }
+                if status == 200 {
+                    self.ok += 1;
+                    let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+                    self.latency.saturating_record(nanos.max(1));
+                } else {
+                    *self.errors.status.entry(status).or_insert(0) += 1;
+                }
+            }
+            Err(failure) => {
+                if measured {
+                    self.errors.count(failure);
+                }
+            }
+        }
+    }
+}
+
+/// An empty latency histogram (nanoseconds, up to 60 s).
+///
+/// # Errors
+/// The histogram could not be built.
+pub(crate) fn latency_histogram() -> Result<Histogram<u64>, Error> {
+    Histogram::new_with_bounds(1, HISTOGRAM_MAX_NS, 3)
+        .map_err(|e| Error::Config(format!("latency histogram: {e}")))
+}
+
+/// A fresh current-thread runtime for one load run.
+///
+/// # Errors
+/// Building it failed.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::io("building the load runtime"))
+}
+
+/// Waits for every connection task and adds up their outcomes.
+///
+/// # Errors
+/// A task failed or the histograms could not be merged.
+pub(crate) async fn gather(mut tasks: tokio::task::JoinSet<Outcome>) -> Result<Outcome, Error> {
+    let mut total = Outcome::empty()?;
+    while let Some(joined) = tasks.join_next().await {
+        let outcome = joined.map_err(|e| Error::Config(format!("load task failed: {e}")))?;
+        total.merge(&outcome)?;
+    }
+    Ok(total)
+}
+
+/// Pauses after a failed connect (so a dead target is not spun on), at most until `end`.
+pub(crate) async fn connect_backoff(end: Instant) {
+    let resume = (Instant::now() + CONNECT_BACKOFF).min(end);
+    tokio::time::sleep_until(resume.into()).await;
 }
 
 /// Runs `spec` on a fresh current-thread runtime and returns what it observed.
@@ -176,11 +253,7 @@ impl Outcome {
 /// # Errors
 /// Building the runtime or the histograms failed.
 pub fn run_blocking(spec: &Spec, phases: Phases) -> Result<Outcome, Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::io("building the load runtime"))?;
-    runtime.block_on(run(spec, phases))
+    runtime()?.block_on(run(spec, phases))
 }
 
 /// Drives `spec.connections` connections until `phases.end` (or the request cap), then waits
@@ -207,12 +280,7 @@ pub async fn run(spec: &Spec, phases: Phases) -> Result<Outcome, Error> {
             outcome,
         ));
     }
-    let mut total = Outcome::empty()?;
-    while let Some(joined) = tasks.join_next().await {
-        let outcome = joined.map_err(|e| Error::Config(format!("load task failed: {e}")))?;
-        total.merge(&outcome)?;
-    }
-    Ok(total)
+    gather(tasks).await
 }
 
 /// One connection's loop.
@@ -260,58 +328,47 @@ async fn drive(
         }
         out.sent_total += 1;
         let measured = phase_time >= phases.measure_start;
-        let result = exchange(&mut conn, &mut opened, &spec, &request).await;
-        let done = Instant::now();
-        match result {
-            Ok(status) => {
-                out.responses_total += 1;
-                if measured {
-                    if status == 200 {
-                        out.ok += 1;
-                        let nanos = u64::try_from(done.duration_since(origin).as_nanos());
-                        out.latency
-                            .saturating_record(nanos.unwrap_or(u64::MAX).max(1));
-                    } else {
-                        *out.errors.status.entry(status).or_insert(0) += 1;
-                    }
-                }
-            }
-            Err(failure) => {
-                conn = None;
-                if measured {
-                    out.errors.count(failure);
-                }
-                if failure == Failure::Connect {
-                    let resume = (Instant::now() + CONNECT_BACKOFF).min(phases.end);
-                    tokio::time::sleep_until(resume.into()).await;
-                }
-            }
+        let open = || Conn::connect(spec.addr, spec.request_timeout);
+        let result = exchange(&mut conn, &mut opened, &request, spec.request_timeout, open).await;
+        if result.is_err() {
+            conn = None;
+        }
+        out.record(result, measured, origin.elapsed());
+        if result == Err(Failure::Connect) {
+            connect_backoff(phases.end).await;
         }
     }
     out.reconnects = opened.saturating_sub(1);
     out
 }
 
-/// One request/response on `conn`, connecting first if needed. A reused connection the target
-/// closed since its last response (no byte of a response read) is reopened and the request
-/// retried once; the retry's time counts against the same request.
-async fn exchange(
-    conn: &mut Option<Conn>,
+/// One request/response on `conn`, opening one with `open` first if needed; the round trip is
+/// bounded by `limit`. A reused connection the target closed since its last response (no byte
+/// of a response read) is reopened and the request retried once; the retry's time counts
+/// against the same request.
+pub(crate) async fn exchange<S, F, Fut>(
+    conn: &mut Option<Conn<S>>,
     opened: &mut u64,
-    spec: &Spec,
     request: &[u8],
-) -> Result<u16, Failure> {
+    limit: Duration,
+    mut open: F,
+) -> Result<u16, Failure>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Conn<S>, Failure>>,
+{
     for attempt in 0..2 {
         let reused = conn.is_some();
         let current = match conn {
             Some(current) => current,
             None => {
-                let fresh = Conn::connect(spec.addr, spec.request_timeout).await?;
+                let fresh = open().await?;
                 *opened += 1;
                 conn.insert(fresh)
             }
         };
-        let result = tokio::time::timeout(spec.request_timeout, current.round_trip(request)).await;
+        let result = tokio::time::timeout(limit, current.round_trip(request)).await;
         match result {
             Err(_) => return Err(Failure::Timeout),
             Ok(Ok(response)) => {

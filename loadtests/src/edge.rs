@@ -1,6 +1,7 @@
 //! The trust-edge target: a generated config, policy and JWKS, one token per session, the
 //! `trust-edge edge-proxy` child, and the edge's own counters after the run (token cache,
-//! audit events, audit lines written).
+//! audit events, audit lines written). `bump-inject` builds its edge from the same pieces
+//! ([`config_toml_with`], [`profile_yaml`], [`destination`], [`prepare_with`]).
 
 #[cfg(test)]
 mod tests;
@@ -92,7 +93,24 @@ pub struct EdgeExtras {
 /// The edge config: every listener on loopback, the JWKS file, a static host for
 /// [`UPSTREAM_HOST`], no system resolver, audit to `<dir>/data/audit.log` only.
 pub fn config_toml(dir: &Path, proxy: SocketAddr, admin: SocketAddr) -> String {
+    config_toml_with(dir, proxy, admin, &[UPSTREAM_HOST], "")
+}
+
+/// The edge config every scenario shares: listeners on `proxy` and `admin`, the JWKS file and
+/// policies under `dir`, `hosts` as static hosts on 127.0.0.1 and no system resolver, audit to
+/// `<dir>/data/audit.log` only; then `extra` (further sections) verbatim.
+pub fn config_toml_with(
+    dir: &Path,
+    proxy: SocketAddr,
+    admin: SocketAddr,
+    hosts: &[&str],
+    extra: &str,
+) -> String {
     let d = dir.display();
+    let hosts: String = hosts
+        .iter()
+        .map(|host| format!("\"{host}\" = [\"127.0.0.1\"]\n"))
+        .collect();
     format!(
         "data_dir = \"{d}/data\"\n\
          policy_dir = \"{d}/policies\"\n\
@@ -102,26 +120,38 @@ pub fn config_toml(dir: &Path, proxy: SocketAddr, admin: SocketAddr) -> String {
          \n[resolver]\nuse_system_config = false\n\
          # never queried (static hosts answer first); the resolver refuses an empty list\n\
          nameservers = [\"{UNUSED_NAMESERVER}\"]\n\
-         \n[resolver.static_hosts]\n\"{UPSTREAM_HOST}\" = [\"127.0.0.1\"]\n\
-         \n[audit]\nstdout = false\n"
+         \n[resolver.static_hosts]\n{hosts}\
+         \n[audit]\nstdout = false\n{extra}"
     )
 }
 
 /// The load policy: [`UPSTREAM_HOST`] on the upstream port, pinned to 127.0.0.1, limits far
 /// above the offered load.
 pub fn policy_yaml(upstream_port: u16) -> String {
+    profile_yaml(&destination(
+        UPSTREAM_HOST,
+        upstream_port,
+        "      rung: pass-through\n",
+    ))
+}
+
+/// The [`PROFILE`] policy with limits far above any offered load and `destinations` (rules
+/// rendered by [`destination`]).
+pub fn profile_yaml(destinations: &str) -> String {
     format!(
         "apiVersion: trust-edge/v1\n\
          kind: EgressProfile\n\
          metadata: {{name: {PROFILE}}}\n\
          spec:\n\
          \x20 limits: {{requests_per_second: 1000000, burst: 1000000, max_connections: 4096}}\n\
-         \x20 destinations:\n\
-         \x20   - host: {UPSTREAM_HOST}\n\
-         \x20     ports: [{upstream_port}]\n\
-         \x20     addresses: [127.0.0.1]\n\
-         \x20     rung: pass-through\n"
+         \x20 destinations:\n{destinations}"
     )
+}
+
+/// One destination rule: `host` on `port`, pinned to 127.0.0.1, then `rest` (the rung and
+/// anything after it, as indented YAML lines).
+pub fn destination(host: &str, port: u16, rest: &str) -> String {
+    format!("    - host: {host}\n      ports: [{port}]\n      addresses: [127.0.0.1]\n{rest}")
 }
 
 /// Writes config, policy and JWKS into `dir` and issues one EdDSA token per session
@@ -130,6 +160,36 @@ pub fn policy_yaml(upstream_port: u16) -> String {
 /// # Errors
 /// A file could not be written, a port found, or a token issued.
 pub fn prepare(dir: &Path, sessions: usize, upstream_port: u16) -> Result<Setup, Error> {
+    let tokens = Tokens {
+        sessions,
+        subject_prefix: "load",
+    };
+    prepare_with(dir, &policy_yaml(upstream_port), tokens, |proxy, admin| {
+        config_toml(dir, proxy, admin)
+    })
+}
+
+/// The sessions an edge issues tokens for.
+#[derive(Debug, Clone, Copy)]
+pub struct Tokens<'a> {
+    /// How many (one token each).
+    pub sessions: usize,
+    /// Session `i` is `<subject_prefix>-<i>`.
+    pub subject_prefix: &'a str,
+}
+
+/// Writes `policy` (as the [`PROFILE`] policy), the config `config` renders for the proxy and
+/// admin listeners it is given, and a fresh JWKS into `dir`; issues one EdDSA token per session
+/// under [`PROFILE`].
+///
+/// # Errors
+/// A file could not be written, a port found, or a token issued.
+pub fn prepare_with(
+    dir: &Path,
+    policy: &str,
+    tokens: Tokens<'_>,
+    config: impl FnOnce(SocketAddr, SocketAddr) -> String,
+) -> Result<Setup, Error> {
     std::fs::create_dir_all(dir.join("data")).map_err(Error::io("creating the edge data dir"))?;
     std::fs::create_dir_all(dir.join("policies"))
         .map_err(Error::io("creating the edge policy dir"))?;
@@ -139,18 +199,18 @@ pub fn prepare(dir: &Path, sessions: usize, upstream_port: u16) -> Result<Setup,
     let jwks = Jwks::from_signing_keys([&key]).to_value();
     std::fs::write(dir.join("jwks.json"), jwks.to_string())
         .map_err(Error::io("writing the edge jwks"))?;
-    std::fs::write(dir.join("policies/load.yaml"), policy_yaml(upstream_port))
+    std::fs::write(dir.join("policies/load.yaml"), policy)
         .map_err(Error::io("writing the edge policy"))?;
-    let config = dir.join("edge.toml");
-    std::fs::write(&config, config_toml(dir, proxy, admin))
+    let config_path = dir.join("edge.toml");
+    std::fs::write(&config_path, config(proxy, admin))
         .map_err(Error::io("writing the edge config"))?;
-    let tokens = (0..sessions)
+    let tokens = (0..tokens.sessions)
         .map(|i| {
             token::issue(
                 &key,
                 token::defaults::ISSUER,
                 token::defaults::AUDIENCE,
-                &format!("load-{i}"),
+                &format!("{}-{i}", tokens.subject_prefix),
                 "load",
                 PROFILE,
                 TOKEN_TTL,
@@ -160,7 +220,7 @@ pub fn prepare(dir: &Path, sessions: usize, upstream_port: u16) -> Result<Setup,
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Setup {
         dir: dir.to_owned(),
-        config,
+        config: config_path,
         proxy,
         admin,
         tokens,

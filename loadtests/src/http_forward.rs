@@ -13,21 +13,17 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::client::{self, Phases, Spec};
+use crate::client::{self, Spec};
 use crate::edge;
 use crate::error::Error;
+use crate::load::Load;
 use crate::peers::{self, Locations, Peer};
-use crate::process::{self, ChildProc, Pin};
-use crate::report::{self, Latency, Measured, Report, Settings, TargetReport};
+use crate::process::{self, ChildProc, Pin, Pins};
+use crate::report::{self, Measured, Report, Settings, TargetReport};
 use crate::upstream::{self, Behaviour, InProcess};
 use crate::usage::Sampler;
 
-/// The core the proxy under test is pinned to with `--pin`.
-pub const PROXY_CORE: u32 = 0;
-/// The core the load generator and the upstream are pinned to with `--pin`.
-pub const LOAD_CORE: u32 = 1;
 const USER_AGENT: &str = "trust-edge-loadtests";
 
 /// A target of the scenario.
@@ -72,16 +68,8 @@ impl std::str::FromStr for Target {
 /// Everything the scenario needs.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Measured time per target.
-    pub duration: Duration,
-    /// Unmeasured warm-up per target.
-    pub warmup: Duration,
-    /// Concurrent connections.
-    pub connections: usize,
-    /// Sessions (edge tokens); connection `i` uses session `i % sessions`.
-    pub sessions: usize,
-    /// Response body bytes.
-    pub body_bytes: usize,
+    /// How each target is loaded.
+    pub load: Load,
     /// Open-loop offered rate (req/s); `None` for closed loop.
     pub rate: Option<f64>,
     /// Targets, in run order.
@@ -90,10 +78,6 @@ pub struct Options {
     pub edge_bin: PathBuf,
     /// Pin the proxy to core 0 and the load generator + upstream to core 1.
     pub pin: bool,
-    /// Hard cap on requests per target.
-    pub max_requests: u64,
-    /// Bound on one connect or exchange.
-    pub request_timeout: Duration,
     /// Where binaries are looked for.
     pub locations: Locations,
 }
@@ -121,16 +105,9 @@ pub fn run(options: &Options) -> Result<Report, Error> {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .map_err(Error::io("opening the run directory"))?;
-    if options.pin {
-        process::pin_self(LOAD_CORE)?;
-    }
-    let load_average = host_load_average();
-    let load_pin = if options.pin {
-        Pin::Core(LOAD_CORE)
-    } else {
-        Pin::None
-    };
-    let (upstream, port) = start_upstream(options, &dir.path().join("nginx"), load_pin)?;
+    let pins = Pins::apply(options.pin)?;
+    let load_average = crate::usage::host_load_average();
+    let (upstream, port) = start_upstream(options, &dir.path().join("nginx"), pins.load)?;
     let mut targets = Vec::new();
     for target in &options.targets {
         let report = match run_target(options, *target, dir.path(), port) {
@@ -145,11 +122,7 @@ pub fn run(options: &Options) -> Result<Report, Error> {
     };
     drop(upstream);
     let settings = Settings {
-        duration_s: options.duration.as_secs_f64(),
-        warmup_s: options.warmup.as_secs_f64(),
-        connections: options.connections,
-        sessions: options.sessions,
-        body_bytes: options.body_bytes,
+        load: options.load.settings(),
         rate: options.rate,
         pinned: options.pin,
         upstream: upstream_name.into(),
@@ -172,40 +145,18 @@ pub fn run(options: &Options) -> Result<Report, Error> {
                 .into(),
         ]
         .into_iter()
-        .chain(load_average.map(|avg| {
-            format!(
-                "host 1-minute load average before the run: {avg:.2} (other busy processes \
-                 share the cores and make every number noisy)"
-            )
-        }))
+        .chain(load_average.map(report::load_average_note))
         .collect(),
     })
 }
 
-/// The 1-minute load average from `/proc/loadavg`.
-fn host_load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 fn validate(options: &Options) -> Result<(), Error> {
-    if options.connections == 0 || options.sessions == 0 {
-        return Err(Error::Config(
-            "connections and sessions must be at least 1".into(),
-        ));
-    }
+    options.load.validate()?;
     if options.targets.is_empty() {
         return Err(Error::Config("no targets".into()));
     }
     if options.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
         return Err(Error::Config("--rate must be a positive number".into()));
-    }
-    if options.duration.is_zero() {
-        return Err(Error::Config("--duration must be greater than zero".into()));
     }
     if options.pin && process::available_cores() < 2 {
         return Err(Error::Config("--pin needs at least 2 cores".into()));
@@ -216,10 +167,10 @@ fn validate(options: &Options) -> Result<(), Error> {
 fn start_upstream(options: &Options, dir: &Path, pin: Pin) -> Result<(Upstream, u16), Error> {
     if let Some(nginx) = options.locations.program("nginx") {
         let port = process::free_port()?;
-        let child = upstream::start_nginx(&nginx, dir, port, options.body_bytes, pin)?;
+        let child = upstream::start_nginx(&nginx, dir, port, options.load.body_bytes, pin)?;
         return Ok((Upstream::Nginx { _child: child }, port));
     }
-    let server = InProcess::start(Behaviour::ok(options.body_bytes))?;
+    let server = InProcess::start(Behaviour::ok(options.load.body_bytes))?;
     let port = server.addr().port();
     Ok((Upstream::InProcess { _server: server }, port))
 }
@@ -239,7 +190,7 @@ fn run_target(
     upstream_port: u16,
 ) -> Result<TargetReport, Error> {
     let proxy_pin = if options.pin {
-        Pin::Core(PROXY_CORE)
+        Pin::Core(process::PROXY_CORE)
     } else {
         Pin::None
     };
@@ -267,7 +218,7 @@ fn run_target(
                 let why = format!("edge binary {} not found", options.edge_bin.display());
                 return Ok(skipped(target, why));
             }
-            let setup = edge::prepare(&dir.join("edge"), options.sessions, upstream_port)?;
+            let setup = edge::prepare(&dir.join("edge"), options.load.sessions, upstream_port)?;
             let mut child = edge::start(&options.edge_bin, &setup, proxy_pin)?;
             let requests = setup
                 .tokens
@@ -294,10 +245,10 @@ fn spec(options: &Options, addr: std::net::SocketAddr, requests: Vec<Arc<[u8]>>)
     Spec {
         addr,
         requests,
-        connections: options.connections,
+        connections: options.load.connections,
         rate: options.rate,
-        max_requests: options.max_requests,
-        request_timeout: options.request_timeout,
+        max_requests: options.load.max_requests,
+        request_timeout: options.load.request_timeout,
     }
 }
 
@@ -308,26 +259,12 @@ fn measure(
     spec: &Spec,
     proxy: Option<&ChildProc>,
 ) -> Result<(Measured, u64), Error> {
-    let phases = Phases::starting_now(options.warmup, options.duration);
+    let phases = options.load.phases();
     let sampler = proxy.map(|child| Sampler::start(child.pid(), phases));
     let outcome = client::run_blocking(spec, phases)?;
     let usage = sampler.and_then(Sampler::finish);
     let window = phases.window().as_secs_f64();
-    let measured = Measured {
-        requests: outcome.ok,
-        errors: outcome.errors.total(),
-        error_detail: outcome.errors.clone(),
-        requests_per_second: if window > 0.0 {
-            (outcome.ok as f64 / window).round()
-        } else {
-            0.0
-        },
-        latency_us: Latency::from_histogram(&outcome.latency),
-        reconnects: outcome.reconnects,
-        capped: outcome.capped,
-        proxy: usage,
-        edge: None,
-    };
+    let measured = Measured::from_outcome(&outcome, window, usage);
     Ok((measured, outcome.responses_total))
 }
 

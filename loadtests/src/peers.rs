@@ -120,6 +120,24 @@ pub fn render(template: &str, values: &[(&str, String)]) -> Result<String, Error
     }
 }
 
+/// Spawns Envoy from `bin` on the config `conf` (one worker, no hot restart, warnings only),
+/// its output in `log`; does not wait for it to listen.
+///
+/// # Errors
+/// Spawning failed.
+pub fn spawn_envoy(bin: &Path, conf: PathBuf, log: &Path, pin: Pin) -> Result<ChildProc, Error> {
+    let args: Vec<OsString> = vec![
+        "-c".into(),
+        conf.into_os_string(),
+        "--concurrency".into(),
+        "1".into(),
+        "--disable-hot-restart".into(),
+        "-l".into(),
+        "warn".into(),
+    ];
+    ChildProc::spawn("envoy", bin, &args, log, pin)
+}
+
 /// Starts `peer` from `bin` listening on `port`, forwarding to the upstream on
 /// `upstream_port`, with its files in `dir`; returns once it accepts connections.
 ///
@@ -150,16 +168,7 @@ pub fn start(
             let mut values = base.to_vec();
             values.push(("ADMIN_PORT", admin.to_string()));
             let conf = write(dir, "envoy-forward.yaml", ENVOY_TEMPLATE, &values)?;
-            let args: Vec<OsString> = vec![
-                "-c".into(),
-                conf.into_os_string(),
-                "--concurrency".into(),
-                "1".into(),
-                "--disable-hot-restart".into(),
-                "-l".into(),
-                "warn".into(),
-            ];
-            let mut child = ChildProc::spawn("envoy", bin, &args, &log, pin)?;
+            let mut child = spawn_envoy(bin, conf, &log, pin)?;
             child.wait_ready(SocketAddr::from(([127, 0, 0, 1], admin)), READY_DEADLINE)?;
             child
         }

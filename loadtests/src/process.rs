@@ -1,5 +1,5 @@
 //! Child processes (upstream, proxies): spawn with optional CPU pinning, wait for readiness by
-//! polling the port, stop with SIGTERM then SIGKILL.
+//! polling the port, stop with SIGTERM then SIGKILL; and the `--pin` core layout ([`Pins`]).
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -24,6 +24,41 @@ pub enum Pin {
     None,
     /// Only on this core (via `taskset -c`).
     Core(u32),
+}
+
+/// The core the proxy under test is pinned to with `--pin`.
+pub const PROXY_CORE: u32 = 0;
+/// The core everything else (load generator, upstream, helpers) is pinned to with `--pin`.
+pub const LOAD_CORE: u32 = 1;
+
+/// Where a throughput scenario runs the proxy under test and everything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pins {
+    /// The proxy under test.
+    pub proxy: Pin,
+    /// This process (the load generator) and the upstream.
+    pub load: Pin,
+}
+
+impl Pins {
+    /// With `pin`, pins this process to [`LOAD_CORE`] and returns [`PROXY_CORE`] for the
+    /// proxy and [`LOAD_CORE`] for the rest; without, pins nothing.
+    ///
+    /// # Errors
+    /// Pinning this process failed.
+    pub fn apply(pin: bool) -> Result<Self, Error> {
+        if !pin {
+            return Ok(Self {
+                proxy: Pin::None,
+                load: Pin::None,
+            });
+        }
+        pin_self(LOAD_CORE)?;
+        Ok(Self {
+            proxy: Pin::Core(PROXY_CORE),
+            load: Pin::Core(LOAD_CORE),
+        })
+    }
 }
 
 /// A running child process, stopped when dropped.

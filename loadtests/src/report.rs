@@ -1,15 +1,16 @@
 //! The report: per-target results, ratios between targets, latency added over the direct path,
 //! the benchmark checks, and a readable table.
 
-mod table;
+pub(crate) mod table;
 #[cfg(test)]
 mod tests;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::client::Errors;
+use crate::client::{Errors, Outcome};
 use crate::edge::EdgeExtras;
+use crate::load::LoadSettings;
 use crate::usage::Usage;
 
 pub use table::render_table;
@@ -45,16 +46,9 @@ pub struct Report {
 /// The run's settings.
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
-    /// Measured seconds per target.
-    pub duration_s: f64,
-    /// Warm-up seconds per target (not measured).
-    pub warmup_s: f64,
-    /// Concurrent connections.
-    pub connections: usize,
-    /// Sessions (tokens) the connections are spread over.
-    pub sessions: usize,
-    /// Response body bytes.
-    pub body_bytes: usize,
+    /// Duration, connections, sessions, body size.
+    #[serde(flatten)]
+    pub load: LoadSettings,
     /// Offered rate (open loop), or `None` for closed loop.
     pub rate: Option<f64>,
     /// Proxy on core 0, load generator and upstream on core 1.
@@ -99,6 +93,33 @@ pub struct Measured {
     /// The edge's own counters (edge only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edge: Option<EdgeExtras>,
+}
+
+impl Measured {
+    /// What `outcome` shows over a measured window of `window_s` seconds, with the proxy's
+    /// `usage` (no edge counters yet).
+    pub fn from_outcome(outcome: &Outcome, window_s: f64, usage: Option<Usage>) -> Self {
+        Self {
+            requests: outcome.ok,
+            errors: outcome.errors.total(),
+            error_detail: outcome.errors.clone(),
+            requests_per_second: per_second(outcome.ok, window_s),
+            latency_us: Latency::from_histogram(&outcome.latency),
+            reconnects: outcome.reconnects,
+            capped: outcome.capped,
+            proxy: usage,
+            edge: None,
+        }
+    }
+}
+
+/// `count` per second of a `window_s`-second window, rounded (0 for an empty window).
+pub fn per_second(count: u64, window_s: f64) -> f64 {
+    if window_s > 0.0 {
+        (count as f64 / window_s).round()
+    } else {
+        0.0
+    }
 }
 
 /// Latency percentiles in microseconds.
@@ -174,36 +195,50 @@ pub struct Check {
     pub detail: String,
 }
 
+/// The note stating the host's 1-minute load average before a run.
+pub fn load_average_note(average: f64) -> String {
+    format!(
+        "host 1-minute load average before the run: {average:.2} (other busy processes share \
+         the cores and make every number noisy)"
+    )
+}
+
 /// `numerator / denominator`, or `None` when the denominator is not a positive number.
 pub fn ratio(numerator: f64, denominator: f64) -> Option<f64> {
     (denominator > 0.0 && denominator.is_finite() && numerator.is_finite())
         .then(|| (numerator / denominator * 1000.0).round() / 1000.0)
 }
 
-fn measured<'a>(targets: &'a [TargetReport], name: &str) -> Option<&'a Measured> {
+/// What target `name` measured, if it ran.
+pub(crate) fn measured<'a>(targets: &'a [TargetReport], name: &str) -> Option<&'a Measured> {
     targets
         .iter()
         .find(|t| t.target == name)
         .and_then(|t| t.measured.as_ref())
 }
 
+/// Target `num` over target `den`, when both ran.
+pub(crate) fn pair(targets: &[TargetReport], num: &str, den: &str) -> Option<Ratio> {
+    let (n, d) = (measured(targets, num)?, measured(targets, den)?);
+    Some(Ratio {
+        pair: format!("{num}/{den}"),
+        requests_per_second: ratio(n.requests_per_second, d.requests_per_second),
+        p99_latency: ratio(n.latency_us.p99, d.latency_us.p99),
+    })
+}
+
 /// Every proxy over `direct`, then the edge over every peer (only targets that ran).
 pub fn ratios(targets: &[TargetReport]) -> Vec<Ratio> {
-    let pair = |num: &TargetReport, den: &str| -> Option<Ratio> {
-        let (n, d) = (num.measured.as_ref()?, measured(targets, den)?);
-        Some(Ratio {
-            pair: format!("{}/{den}", num.target),
-            requests_per_second: ratio(n.requests_per_second, d.requests_per_second),
-            p99_latency: ratio(n.latency_us.p99, d.latency_us.p99),
-        })
-    };
     let proxies = targets.iter().filter(|t| t.target != DIRECT);
-    let mut out: Vec<Ratio> = proxies.clone().filter_map(|t| pair(t, DIRECT)).collect();
-    if let Some(edge) = targets.iter().find(|t| t.target == EDGE) {
+    let mut out: Vec<Ratio> = proxies
+        .clone()
+        .filter_map(|t| pair(targets, &t.target, DIRECT))
+        .collect();
+    if targets.iter().any(|t| t.target == EDGE) {
         out.extend(
             proxies
                 .filter(|t| t.target != EDGE)
-                .filter_map(|peer| pair(edge, &peer.target)),
+                .filter_map(|peer| pair(targets, EDGE, &peer.target)),
         );
     }
     out

@@ -1,4 +1,5 @@
-//! CPU time and resident memory of a process and its descendants, from `/proc`.
+//! CPU time and resident memory of a process and its descendants, and the host's load
+//! average, from `/proc`.
 //!
 //! CPU is `utime + stime` of `/proc/<pid>/stat` summed over the process tree, sampled when the
 //! measured window starts and when it ends; RSS is `VmRSS` of `/proc/<pid>/status` summed over
@@ -176,4 +177,14 @@ pub(crate) fn parse_vm_rss_kib(status: &str) -> Option<u64> {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.split_ascii_whitespace().next())
         .and_then(|n| n.parse().ok())
+}
+
+/// The host's 1-minute load average from `/proc/loadavg`, if readable.
+pub fn host_load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }

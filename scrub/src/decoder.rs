@@ -39,6 +39,12 @@ impl fmt::Display for Coding {
     }
 }
 
+/// Output a body may always reach, whatever its encoded size (1 MiB).
+pub const MIN_BUDGET: u64 = 1 << 20;
+/// Beyond [`MIN_BUDGET`], how many times its encoded size a body may expand. Real compressed
+/// responses stay far below (text compresses 5–20×); a decompression bomb exceeds it at once.
+pub const MAX_RATIO: u64 = 1000;
+
 /// Streaming decoder for a response Content-Encoding the edge must look inside.
 ///
 /// Each `push` decodes what it is given and appends the output; nothing but the codecs' own
@@ -47,6 +53,10 @@ impl fmt::Display for Coding {
 pub struct Decoder {
     /// The codings in decoding order: the last one applied comes first.
     stages: Vec<Stage>,
+    /// Encoded bytes fed so far.
+    input_total: u64,
+    /// Plain bytes produced so far.
+    output_total: u64,
     /// Set once `finish` has run.
     finished: bool,
     /// The first error, returned again by every later call.
@@ -105,6 +115,8 @@ impl Decoder {
         let stages = codings.into_iter().rev().map(Stage::new).collect();
         Ok(Some(Decoder {
             stages,
+            input_total: 0,
+            output_total: 0,
             finished: false,
             failed: None,
         }))
@@ -154,6 +166,11 @@ impl Decoder {
 
     /// Feeds `chunk` through every stage in turn (and ends each one if `last`).
     fn run(&mut self, chunk: &[u8], out: &mut Vec<u8>, last: bool) -> Result<(), DecodeError> {
+        self.input_total = self.input_total.saturating_add(chunk.len() as u64);
+        let allowed = MIN_BUDGET.max(self.input_total.saturating_mul(MAX_RATIO));
+        let budget =
+            usize::try_from(allowed.saturating_sub(self.output_total)).unwrap_or(usize::MAX);
+        let start = out.len();
         let count = self.stages.len();
         let mut carried: Option<Vec<u8>> = None;
         for (index, stage) in self.stages.iter_mut().enumerate() {
@@ -165,12 +182,16 @@ impl Decoder {
             } else {
                 &mut next
             };
-            stage.push(input, sink)?;
+            let limit = sink.len().saturating_add(budget);
+            stage.push(input, sink, limit)?;
             if last {
                 stage.finish()?;
             }
             carried = Some(next);
         }
+        self.output_total = self
+            .output_total
+            .saturating_add(out.len().saturating_sub(start) as u64);
         Ok(())
     }
 }
@@ -185,12 +206,21 @@ impl Stage {
         }
     }
 
-    /// Decodes `input` into `out`.
-    fn push(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    /// Decodes `input` into `out`, which may not grow past `limit` bytes.
+    fn push(&mut self, input: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), DecodeError> {
         match self {
-            Stage::Gzip(stage) => stage.push(input, out),
-            Stage::Deflate(stage) => stage.push(input, out),
-            Stage::Brotli(stage) => stage.push(input, out),
+            Stage::Gzip(stage) => {
+                stage.limit = limit;
+                stage.push(input, out)
+            }
+            Stage::Deflate(stage) => {
+                stage.limit = limit;
+                stage.push(input, out)
+            }
+            Stage::Brotli(stage) => {
+                stage.limit = limit;
+                stage.push(input, out)
+            }
         }
     }
 

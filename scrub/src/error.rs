@@ -40,4 +40,8 @@ pub enum DecodeError {
     /// `push` or `finish` was called after `finish`.
     #[error("decoder used after finish")]
     Finished,
+    /// The body expands beyond what a real response does (a decompression bomb): more than
+    /// [`crate::MAX_RATIO`] times its encoded size, past [`crate::MIN_BUDGET`].
+    #[error("the decoded body expands beyond the allowed ratio")]
+    TooLarge,
 }

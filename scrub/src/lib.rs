@@ -8,7 +8,7 @@ mod patterns;
 mod samples;
 mod scrubber;
 
-pub use decoder::{Coding, Decoder};
+pub use decoder::{Coding, Decoder, MAX_RATIO, MIN_BUDGET};
 pub use error::DecodeError;
 pub use patterns::Patterns;
 pub use scrubber::{BodyScrubber, MARKER};

@@ -2,7 +2,8 @@
 //! back in every way it can — raw in a JSON body, in `Set-Cookie`, in `Location`, base64 in a
 //! header, base64 of a larger blob at every alignment, URL-encoded, hex, JSON-escaped, split
 //! across body chunks, in trailers — and on `/gzip…` compresses its body although the request
-//! asked for `identity`; on `/compress…` it claims an encoding nobody can decode.
+//! asked for `identity`; on `/compress…` it claims an encoding nobody can decode; on `/reason…`
+//! it puts the values in its status line; on `/bomb…` it sends a gzip decompression bomb.
 
 use base64::Engine;
 use std::io::Write;
@@ -158,6 +159,19 @@ fn reflect_body(headers: &[(String, String)]) -> Vec<u8> {
     body
 }
 
+/// 64 MiB of zeros, gzipped (about 64 KiB): a decompression bomb.
+fn bomb() -> &'static [u8] {
+    static BOMB: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BOMB.get_or_init(|| {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1024 * 1024];
+        for _ in 0..64 {
+            enc.write_all(&zeros).unwrap();
+        }
+        enc.finish().unwrap()
+    })
+}
+
 fn hex(v: &[u8]) -> String {
     v.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -168,7 +182,27 @@ async fn respond<S: AsyncWrite + Unpin>(
     headers: &[(String, String)],
 ) -> std::io::Result<()> {
     let std64 = base64::engine::general_purpose::STANDARD;
-    let mut head = String::from("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n");
+    if target.starts_with("/bomb") {
+        let body = bomb();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await?;
+        s.write_all(body).await?;
+        return s.flush().await;
+    }
+    let reason = if target.starts_with("/reason") {
+        // An error message quoting what it was sent, in the status line.
+        headers
+            .iter()
+            .map(|(_, v)| v.chars().filter(|c| !c.is_control()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        "OK".to_owned()
+    };
+    let mut head = format!("HTTP/1.1 200 {reason}\r\ncontent-type: text/plain\r\n");
     for (name, value) in headers {
         if name == "host" || name == "content-length" {
             continue;

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! control ready → token expiry → revoked / deny-all → Proxy-Authorization (another session's
-//!   token is refused, the tunnel's own is stripped) → limits → CONNECT inside → target form and
+//!   token is refused, the tunnel's own is stripped) → tripwire, rate, head bytes → destination
+//!   and address still allowed (reloads) → CONNECT inside → target form and
 //!   Host == CONNECT authority → rule still `bump` → method and path (report mode may relax) →
 //!   upgrade (never on an inject rule) → credentials
 //! ```
@@ -17,6 +18,7 @@ use crate::edge::Edge;
 use crate::head::RequestHead;
 use crate::record::Record;
 use crate::secrets::Credential;
+use crate::sessions::Trip;
 use crate::sessions::now_unix;
 use policies::{Destination, ReportDecision, Rung, Upgrade};
 use scrub::Patterns;
@@ -73,10 +75,25 @@ pub(crate) async fn decide(
             return Err(DenyReason::InvalidSessionToken.into());
         }
     }
+    // A tripwire crossed in another of the session's connections stops this one too.
+    if tunnel.state.is_tripped() {
+        return Err(DenyReason::Tripwire.into());
+    }
     tunnel.state.check_rate().map_err(|secs| Denied {
         reason: DenyReason::RateLimited,
         retry_after: Some(secs),
     })?;
+    // The head is upload too (a query string or headers can carry data).
+    if let Trip::Crossed { deny } = tunnel.state.count(None, head.len as u64) {
+        crate::tripwire::report(edge, session, rec);
+        if deny {
+            return Err(DenyReason::Tripwire.into());
+        }
+    }
+    // A reload may have taken the destination or the address it dialled away.
+    if !crate::decide::still_allowed(edge, tunnel) {
+        return Err(DenyReason::DestinationNotAllowed.into());
+    }
     if head.method.eq_ignore_ascii_case("CONNECT") {
         return Err(DenyReason::MethodNotAllowed.into());
     }

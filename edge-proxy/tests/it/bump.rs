@@ -91,7 +91,7 @@ spec:
       rung: bump
       http:
         methods: [GET, POST]
-        paths: ["/v1/", "/gzip", "/trailers", "/compress"]
+        paths: ["/v1/", "/gzip", "/trailers", "/compress", "/reason", "/bomb"]
       inject:
         - {{secret: api-key, header: x-api-key}}
         - {{secret: api-key, header: authorization, format: "Bearer {{secret}}"}}
@@ -126,6 +126,18 @@ spec:
       addresses: [127.0.0.1]
       rung: bump
       http: {{methods: [GET], paths: ["/v1/"]}}
+      inject: [{{secret: api-key, header: x-api-key}}]
+---
+apiVersion: trust-edge/v1
+kind: EgressProfile
+metadata: {{name: capped}}
+spec:
+  tripwire: {{upload_bytes: 4096, distinct_destinations: 100, window: 10m, action: deny}}
+  destinations:
+    - host: api.test
+      ports: [{api}]
+      addresses: [127.0.0.1]
+      rung: bump
       inject: [{{secret: api-key, header: x-api-key}}]
 ---
 apiVersion: trust-edge/v1
@@ -942,4 +954,72 @@ async fn the_deployment_ca_can_come_from_the_sds_server() {
     })
     .await;
     assert_eq!(api.last_header("x-api-key").as_deref(), Some(SECRET));
+}
+
+#[tokio::test]
+async fn a_reason_phrase_never_carries_the_secret_back() {
+    let rig = Rig::start().await;
+    let t = rig.edge.token("agent", "s-reason");
+    let r = rig
+        .curl(
+            &t,
+            "api.test",
+            rig.api.port(),
+            "/reason",
+            &["-H", "x-api-key: x"],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(rig.api.last_header("x-api-key").as_deref(), Some(SECRET));
+    assert_clean(&whole(&r), SECRET, "the status line");
+}
+
+#[tokio::test]
+async fn a_decompression_bomb_is_cut_off_not_buffered() {
+    let rig = Rig::start().await;
+    let t = rig.edge.token("agent", "s-bomb");
+    let r = rig.curl(&t, "api.test", rig.api.port(), "/bomb", &[]).await;
+    // Refused before the response head left the edge, or (once it has) the body cut short.
+    if r.status == 502 {
+        refused(&r, 502, "response_not_inspectable");
+    } else {
+        assert!(r.body.len() < 64 * 1024 * 1024, "{} bytes", r.body.len());
+        assert!(!r.stderr.is_empty(), "curl saw the transfer cut: {r:?}");
+    }
+    eventually(5, "the refusal is audited", || async {
+        rig.edge.audit().await.iter().any(|e| {
+            e["session_id"] == "s-bomb" && e["status_detail"] == "response_not_inspectable"
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_tripwire_crossed_in_one_tunnel_stops_the_sessions_other_tunnels() {
+    let rig = Rig::start().await;
+    let t = rig.edge.token("capped", "s-trip");
+    let authority = format!("api.test:{}", rig.api.port());
+    let get = format!("GET /v1/x HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+    let mut other = rig.tunnel(&t, &authority, "api.test").await.unwrap();
+    other.write_all(get.as_bytes()).await.unwrap();
+    assert_eq!(
+        raw::read_reply(&mut other).await.map(|r| r.status),
+        Some(200)
+    );
+    // 8 KiB up in a second tunnel crosses the 4 KiB upload tripwire (action: deny).
+    let body = "x".repeat(8192);
+    let post = format!(
+        "POST /v1/upload HTTP/1.1\r\nHost: {authority}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let r = rig.inside(&t, &post).await;
+    assert_eq!(r.status, 403, "{r:?}");
+    // The first tunnel's next request is refused too.
+    other.write_all(get.as_bytes()).await.unwrap();
+    let r = raw::read_reply(&mut other).await.expect("a refusal");
+    assert_eq!(
+        (r.status, r.deny_reason()),
+        (403, Some("tripwire")),
+        "{r:?}"
+    );
 }

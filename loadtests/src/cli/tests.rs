@@ -19,10 +19,14 @@ fn http_forward_defaults_match_the_benchmark() {
     let Command::HttpForward(args) = cli.command else {
         panic!("expected http-forward")
     };
-    assert_eq!(args.duration, Duration::from_secs(10));
-    assert_eq!(args.warmup, Duration::from_secs(2));
+    assert_eq!(args.load.duration, Duration::from_secs(10));
+    assert_eq!(args.load.warmup, Duration::from_secs(2));
     assert_eq!(
-        (args.connections, args.sessions, args.body_bytes),
+        (
+            args.load.connections,
+            args.load.sessions,
+            args.load.body_bytes
+        ),
         (64, 16, 100)
     );
     assert_eq!(args.rate, None);
@@ -54,7 +58,7 @@ fn http_forward_takes_targets_rate_and_pinning() {
     );
     assert_eq!(args.rate, Some(10000.0));
     assert!(args.pin);
-    assert_eq!(args.duration, Duration::from_secs(3));
+    assert_eq!(args.load.duration, Duration::from_secs(3));
     assert!(Cli::try_parse_from(["loadtests", "http-forward", "--targets", "nope"]).is_err());
 }
 

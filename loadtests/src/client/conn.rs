@@ -1,9 +1,10 @@
-//! One keep-alive client connection: write a request, read one response.
+//! One keep-alive client connection: write a request, read one response. Generic over the
+//! stream, so the TLS load of `bump-inject` speaks the same HTTP/1.1 over rustls.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Largest response head accepted.
@@ -48,8 +49,8 @@ enum Framing {
 }
 
 /// A client connection with its read buffer.
-pub(crate) struct Conn {
-    stream: TcpStream,
+pub(crate) struct Conn<S = TcpStream> {
+    stream: S,
     buf: Vec<u8>,
 }
 
@@ -61,16 +62,23 @@ impl Conn {
             Ok(Err(_)) | Err(_) => return Err(Failure::Connect),
         };
         stream.set_nodelay(true).map_err(|_| Failure::Connect)?;
-        Ok(Self {
+        Ok(Self::new(stream))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    /// Wraps an open stream.
+    pub(crate) fn new(stream: S) -> Self {
+        Self {
             stream,
             buf: Vec::with_capacity(READ_CHUNK),
-        })
+        }
     }
 
     /// Writes `request` and reads one complete response.
     pub(crate) async fn round_trip(&mut self, request: &[u8]) -> Result<Response, Failure> {
         self.buf.clear();
-        if self.stream.write_all(request).await.is_err() {
+        if self.stream.write_all(request).await.is_err() || self.stream.flush().await.is_err() {
             return Err(Failure::Stale);
         }
         let (status, framing, close, head_len) = loop {

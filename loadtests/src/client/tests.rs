@@ -218,3 +218,44 @@ async fn a_close_before_any_response_byte_is_stale_and_mid_body_is_io() {
     let addr = canned(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"]).await;
     assert_eq!(exchange_all(addr, 1).await, vec![Err(Failure::Io)]);
 }
+
+#[tokio::test]
+async fn a_conn_speaks_the_same_http_over_any_stream() {
+    let (client, mut server) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let mut buf = [0u8; 4096];
+        let _ = server.read(&mut buf).await.unwrap();
+        server
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc")
+            .await
+            .unwrap();
+    });
+    let mut conn = Conn::new(client);
+    assert_eq!(
+        conn.round_trip(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await,
+        Ok(Response {
+            status: 200,
+            close: false
+        })
+    );
+}
+
+#[test]
+fn record_counts_measured_responses_and_failures_only() {
+    let mut out = Outcome::empty().unwrap();
+    out.record(Ok(200), false, Duration::from_micros(5));
+    out.record(Ok(200), true, Duration::from_micros(5));
+    out.record(Ok(503), true, Duration::from_micros(5));
+    out.record(Err(Failure::Stale), true, Duration::ZERO);
+    out.record(Err(Failure::Connect), false, Duration::ZERO);
+    assert_eq!((out.ok, out.responses_total), (1, 3));
+    assert_eq!(out.latency.len(), 1);
+    assert_eq!(
+        out.errors,
+        Errors {
+            io: 1,
+            status: [(503, 1)].into(),
+            ..Errors::default()
+        }
+    );
+}

@@ -100,3 +100,47 @@ async fn prepare_writes_a_policy_the_edge_accepts_and_tokens_its_jwks_verifies()
         assert_eq!(session.claims.profile, PROFILE);
     }
 }
+
+#[test]
+fn the_shared_config_lists_every_static_host_then_the_extra_sections() {
+    let dir = Path::new("/run/lt");
+    let proxy = SocketAddr::from(([127, 0, 0, 1], 3128));
+    let admin = SocketAddr::from(([127, 0, 0, 1], 9901));
+    let text = config_toml_with(
+        dir,
+        proxy,
+        admin,
+        &["a.test", "b.test"],
+        "\n[bump]\nx = 1\n",
+    );
+    let value: toml::Value = toml::from_str(&text).unwrap();
+    let hosts = value
+        .get("resolver")
+        .and_then(|r| r.get("static_hosts"))
+        .and_then(toml::Value::as_table)
+        .unwrap();
+    let names: Vec<&str> = hosts.keys().map(String::as_str).collect();
+    assert_eq!(names, ["a.test", "b.test"]);
+    assert_eq!(
+        value.get("bump").and_then(|b| b.get("x")),
+        Some(&toml::Value::Integer(1))
+    );
+    assert!(text.ends_with("\n[audit]\nstdout = false\n\n[bump]\nx = 1\n"));
+}
+
+#[test]
+fn the_load_policy_pins_the_upstream_host_to_loopback() {
+    assert_eq!(
+        policy_yaml(8080),
+        "apiVersion: trust-edge/v1\n\
+         kind: EgressProfile\n\
+         metadata: {name: load}\n\
+         spec:\n\
+         \x20 limits: {requests_per_second: 1000000, burst: 1000000, max_connections: 4096}\n\
+         \x20 destinations:\n\
+         \x20   - host: upstream.test\n\
+         \x20     ports: [8080]\n\
+         \x20     addresses: [127.0.0.1]\n\
+         \x20     rung: pass-through\n"
+    );
+}

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use super::*;
 
 #[test]
@@ -44,17 +46,19 @@ fn requests_are_origin_form_direct_and_absolute_form_through_a_proxy() {
 /// Options that find no binary at all: in-process upstream, every peer and the edge skipped.
 fn bare_options(dir: &Path, targets: Vec<Target>) -> Options {
     Options {
-        duration: Duration::from_millis(100),
-        warmup: Duration::ZERO,
-        connections: 4,
-        sessions: 2,
-        body_bytes: 100,
+        load: Load {
+            duration: Duration::from_millis(100),
+            warmup: Duration::ZERO,
+            connections: 4,
+            sessions: 2,
+            body_bytes: 100,
+            max_requests: 1000,
+            request_timeout: Duration::from_secs(5),
+        },
         rate: Some(1000.0),
         targets,
         edge_bin: dir.join("no-such-trust-edge"),
         pin: false,
-        max_requests: 1000,
-        request_timeout: Duration::from_secs(5),
         locations: Locations {
             workspace: dir.into(),
             envoy_bin: None,
@@ -102,7 +106,7 @@ fn a_run_without_binaries_measures_direct_and_skips_the_rest() {
 fn invalid_options_are_refused_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
     let mut options = bare_options(dir.path(), vec![Target::Direct]);
-    options.connections = 0;
+    options.load.connections = 0;
     assert!(matches!(run(&options), Err(Error::Config(_))));
     let mut options = bare_options(dir.path(), Vec::new());
     options.rate = None;

@@ -1,8 +1,10 @@
-//! The report as a readable plain-text table.
+//! The report as a readable plain-text table, and the lines every scenario's table shares
+//! (skipped targets, proxy usage, ratios, checks and notes).
 
 use std::fmt::Write;
 
-use super::Report;
+use super::{Check, Ratio, Report, TargetReport};
+use crate::usage::Usage;
 
 /// Renders `report` for a terminal: settings, one row per target, ratios, added latency,
 /// the edge's counters, checks and notes.
@@ -17,11 +19,11 @@ pub fn render_table(report: &Report) -> String {
         "{}: {} connections, {} sessions, {}-byte body, {}s measured after {}s warm-up, {mode}, \
          upstream {}{}",
         report.scenario,
-        s.connections,
-        s.sessions,
-        s.body_bytes,
-        s.duration_s,
-        s.warmup_s,
+        s.load.connections,
+        s.load.sessions,
+        s.load.body_bytes,
+        s.load.duration_s,
+        s.load.warmup_s,
         s.upstream,
         if s.pinned {
             ", proxy pinned to core 0, load + upstream on core 1"
@@ -44,17 +46,10 @@ pub fn render_table(report: &Report) -> String {
         "RSS MiB"
     );
     for target in &report.targets {
-        let Some(m) = &target.measured else {
-            let why = target.skipped.as_deref().unwrap_or("not run");
-            let _ = writeln!(out, "{:<10} skipped: {why}", target.target);
+        let Some(m) = measured_or_skipped(&mut out, target, 10) else {
             continue;
         };
-        let (cpu, rss) = m.proxy.map_or(("-".to_owned(), "-".to_owned()), |u| {
-            (
-                format!("{:.0}", u.cpu_percent_of_core),
-                format!("{:.1}", u.rss_peak_mib),
-            )
-        });
+        let (cpu, rss) = usage_cells(m.proxy);
         let _ = writeln!(
             out,
             "{:<10} {:>10} {:>7} {:>10.0} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>8}",
@@ -70,19 +65,7 @@ pub fn render_table(report: &Report) -> String {
             rss
         );
     }
-    if !report.ratios.is_empty() {
-        let parts: Vec<String> = report
-            .ratios
-            .iter()
-            .map(|r| {
-                let v = r
-                    .requests_per_second
-                    .map_or("-".into(), |v| format!("{v:.2}"));
-                format!("{} {v}", r.pair)
-            })
-            .collect();
-        let _ = writeln!(out, "req/s ratios: {}", parts.join(", "));
-    }
+    write_ratios(&mut out, &report.ratios);
     if !report.added_latency.is_empty() {
         let parts: Vec<String> = report
             .added_latency
@@ -111,12 +94,59 @@ pub fn render_table(report: &Report) -> String {
             );
         }
     }
-    for check in &report.checks {
+    write_checks_and_notes(&mut out, &report.checks, &report.notes);
+    out
+}
+
+/// The target's measurement; for a target that did not run, writes its `skipped:` line (name
+/// padded to `width`) and returns `None`.
+pub(crate) fn measured_or_skipped<'a>(
+    out: &mut String,
+    target: &'a TargetReport,
+    width: usize,
+) -> Option<&'a super::Measured> {
+    let measured = target.measured.as_ref();
+    if measured.is_none() {
+        let why = target.skipped.as_deref().unwrap_or("not run");
+        let _ = writeln!(out, "{:<width$} skipped: {why}", target.target);
+    }
+    measured
+}
+
+/// The CPU % and RSS MiB cells of a proxy's usage (`-` for none).
+pub(crate) fn usage_cells(usage: Option<Usage>) -> (String, String) {
+    usage.map_or(("-".to_owned(), "-".to_owned()), |u| {
+        (
+            format!("{:.0}", u.cpu_percent_of_core),
+            format!("{:.1}", u.rss_peak_mib),
+        )
+    })
+}
+
+/// The `req/s ratios:` line (nothing when there are none).
+pub(crate) fn write_ratios(out: &mut String, ratios: &[Ratio]) {
+    if ratios.is_empty() {
+        return;
+    }
+    let parts: Vec<String> = ratios
+        .iter()
+        .map(|r| {
+            let v = r
+                .requests_per_second
+                .map_or("-".into(), |v| format!("{v:.2}"));
+            format!("{} {v}", r.pair)
+        })
+        .collect();
+    let _ = writeln!(out, "req/s ratios: {}", parts.join(", "));
+}
+
+/// One `PASS:`/`FAIL:` line per check, then one `note:` line per note.
+pub(crate) fn write_checks_and_notes(out: &mut String, checks: &[Check], notes: &[String]) {
+    for check in checks {
         let verdict = if check.passed { "PASS" } else { "FAIL" };
         let _ = writeln!(out, "{verdict}: {} ({})", check.claim, check.detail);
     }
-    for note in &report.notes {
+    for note in notes {
         let _ = writeln!(out, "note: {note}");
     }
-    out
 }

@@ -38,11 +38,13 @@ fn skipped(target: &str) -> TargetReport {
 
 fn settings(rate: Option<f64>) -> Settings {
     Settings {
-        duration_s: 10.0,
-        warmup_s: 2.0,
-        connections: 64,
-        sessions: 16,
-        body_bytes: 100,
+        load: LoadSettings {
+            duration_s: 10.0,
+            warmup_s: 2.0,
+            connections: 64,
+            sessions: 16,
+            body_bytes: 100,
+        },
         rate,
         pinned: true,
         upstream: "nginx".into(),
@@ -222,4 +224,36 @@ fn the_table_shows_rows_skips_ratios_and_checks() {
     ));
     assert!(table.contains("PASS: edge req/s > envoy req/s (plain forwarding)"));
     assert!(table.ends_with("note: a note\n"));
+}
+
+#[test]
+fn settings_serialize_the_load_flat_and_in_order() {
+    let json = serde_json::to_string(&settings(Some(500.0))).unwrap();
+    assert_eq!(
+        json,
+        "{\"duration_s\":10.0,\"warmup_s\":2.0,\"connections\":64,\"sessions\":16,\
+         \"body_bytes\":100,\"rate\":500.0,\"pinned\":true,\"upstream\":\"nginx\"}"
+    );
+}
+
+#[test]
+fn measured_per_second_rounds_and_an_empty_window_is_zero() {
+    assert_eq!(per_second(1000, 3.0), 333.0);
+    assert_eq!(per_second(1000, 0.0), 0.0);
+    assert_eq!(per_second(0, 2.0), 0.0);
+}
+
+#[test]
+fn pair_needs_both_targets_to_have_run() {
+    let t = targets();
+    assert_eq!(
+        pair(&t, "edge", "envoy"),
+        Some(Ratio {
+            pair: "edge/envoy".into(),
+            requests_per_second: Some(1.25),
+            p99_latency: Some(0.75),
+        })
+    );
+    assert_eq!(pair(&t, "edge", "squid"), None);
+    assert_eq!(pair(&t, "nope", "edge"), None);
 }

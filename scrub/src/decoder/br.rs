@@ -19,6 +19,8 @@ pub(super) struct Brotli {
     total_out: usize,
     /// Whether any input arrived.
     started: bool,
+    /// How long the output vector may grow during the current call.
+    pub(super) limit: usize,
     /// Whether the stream ended.
     ended: bool,
 }
@@ -39,6 +41,7 @@ impl Brotli {
             buffer: vec![0; OUT_STEP],
             total_out: 0,
             started: false,
+            limit: usize::MAX,
             ended: false,
         }
     }
@@ -70,6 +73,9 @@ impl Brotli {
                 &mut self.state,
             );
             out.extend_from_slice(self.buffer.get(..output_offset).unwrap_or_default());
+            if out.len() > self.limit {
+                return Err(DecodeError::TooLarge);
+            }
             match result {
                 BrotliResult::NeedsMoreOutput => {}
                 BrotliResult::NeedsMoreInput => return Ok(()),

@@ -20,12 +20,14 @@ pub(super) struct Inflated {
 /// Inflates as much of `input` as possible, appending the output to `out`.
 ///
 /// Stops at the end of the deflate stream or when a call makes no progress; short of the end,
-/// all of `input` is consumed.
+/// all of `input` is consumed. `out` may not grow past `limit` bytes (a decompression bomb):
+/// each step adds at most `OUT_STEP`, so the check bounds memory.
 pub(super) fn inflate(
     inflater: &mut Decompress,
     input: &[u8],
     out: &mut Vec<u8>,
     coding: Coding,
+    limit: usize,
 ) -> Result<Inflated, DecodeError> {
     let mut consumed = 0usize;
     loop {
@@ -38,6 +40,9 @@ pub(super) fn inflate(
         let read = usize::try_from(inflater.total_in().saturating_sub(in_before)).unwrap_or(0);
         let wrote = inflater.total_out().saturating_sub(out_before);
         consumed = consumed.saturating_add(read).min(input.len());
+        if out.len() > limit {
+            return Err(DecodeError::TooLarge);
+        }
         if status == Status::StreamEnd {
             return Ok(Inflated {
                 consumed,
@@ -61,6 +66,8 @@ pub(super) fn inflate(
 pub(super) struct Deflate {
     /// Where the stream is.
     state: State,
+    /// How long the output vector may grow during the current call.
+    pub(super) limit: usize,
 }
 
 /// Where a `deflate` stream is.
@@ -78,6 +85,7 @@ impl Deflate {
     pub(super) fn new() -> Deflate {
         Deflate {
             state: State::Sniff(None),
+            limit: usize::MAX,
         }
     }
 
@@ -120,7 +128,7 @@ impl Deflate {
                 coding: Coding::Deflate,
             }),
             State::Body(inflater) => {
-                let done = inflate(inflater, input, out, Coding::Deflate)?;
+                let done = inflate(inflater, input, out, Coding::Deflate, self.limit)?;
                 if done.ended {
                     self.state = State::Ended;
                     if done.consumed < input.len() {

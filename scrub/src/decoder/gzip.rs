@@ -32,6 +32,8 @@ pub(super) struct Gzip {
     inflater: Box<Decompress>,
     /// CRC-32 and length of the member's output so far.
     crc: Crc,
+    /// How long the output vector may grow during the current call.
+    pub(super) limit: usize,
     /// Whether any input arrived.
     started: bool,
 }
@@ -69,6 +71,7 @@ impl Gzip {
             flags: 0,
             inflater: Box::new(Decompress::new(false)),
             crc: Crc::new(),
+            limit: usize::MAX,
             started: false,
         }
     }
@@ -136,7 +139,7 @@ impl Gzip {
             },
             Phase::Body => {
                 let start = out.len();
-                let done = inflate(&mut self.inflater, input, out, Coding::Gzip)?;
+                let done = inflate(&mut self.inflater, input, out, Coding::Gzip, self.limit)?;
                 self.crc.update(out.get(start..).unwrap_or_default());
                 if done.ended {
                     self.phase = Phase::Trailer {

@@ -316,27 +316,65 @@ fn errors_are_sticky_and_finish_is_final() {
 }
 
 #[test]
-fn decompression_bomb_is_decoded_incrementally() {
-    let total = 8 * 1024 * 1024;
-    let body = gzip(&vec![0u8; total]);
-    assert!(body.len() < 20_000);
+fn a_compressible_body_is_decoded_incrementally() {
+    // Repetitive JSON compresses about 100x: far below the bomb ratio, decoded as it arrives.
+    let record = b"{\"id\":12345,\"status\":\"ok\",\"tags\":[\"a\",\"b\",\"c\"]},";
+    let plain: Vec<u8> = record
+        .iter()
+        .copied()
+        .cycle()
+        .take(8 * 1024 * 1024)
+        .collect();
+    let body = gzip(&plain);
     let mut d = decoder("gzip");
-    let mut produced = 0usize;
+    let mut produced = Vec::new();
     let mut largest_push = 0usize;
     for chunk in body.chunks(512) {
         let mut out = Vec::new();
         d.push(chunk, &mut out).unwrap();
-        assert!(out.iter().all(|&b| b == 0));
-        produced += out.len();
         largest_push = largest_push.max(out.len());
+        produced.extend_from_slice(&out);
     }
-    let mut out = Vec::new();
-    d.finish(&mut out).unwrap();
-    produced += out.len();
-    assert_eq!(produced, total);
-    // 512 compressed bytes of a maximally compressible stream inflate to well under 1 MiB:
-    // the output comes as the input arrives, never as one whole-body buffer.
+    d.finish(&mut produced).unwrap();
+    assert_eq!(produced, plain);
     assert!(largest_push < 1024 * 1024, "{largest_push}");
+}
+
+#[test]
+fn decompression_bombs_are_refused_with_bounded_memory() {
+    let zeros = vec![0u8; 64 * 1024 * 1024];
+    for (coding, body) in [
+        ("gzip", gzip(&zeros)),
+        ("br", brotli(&zeros)),
+        ("gzip, gzip", gzip(&gzip(&zeros))),
+    ] {
+        let mut d = decoder(coding);
+        let mut fed = 0u64;
+        let mut produced = 0u64;
+        let mut refused = false;
+        for chunk in body.chunks(16 * 1024) {
+            fed += chunk.len() as u64;
+            let mut out = Vec::new();
+            match d.push(chunk, &mut out) {
+                Ok(()) => produced += out.len() as u64,
+                Err(e) => {
+                    assert_eq!(e, DecodeError::TooLarge, "{coding}");
+                    refused = true;
+                    break;
+                }
+            }
+            // Never more than the budget (plus one inflate step) at any point.
+            assert!(
+                produced <= MIN_BUDGET.max(fed * MAX_RATIO) + 64 * 1024,
+                "{coding}"
+            );
+        }
+        assert!(
+            refused,
+            "{coding}: a {}-byte body expanding to 64 MiB",
+            body.len()
+        );
+    }
 }
 
 #[test]
