@@ -21,12 +21,11 @@ use crate::handoff;
 use crate::head::{self, HeadError};
 use crate::record::Record;
 use crate::service::{Forward, Upstream};
-use crate::sessions::{Closing, until_unix};
-use crate::tunnel::Ends;
+use crate::sessions::Closing;
+use crate::tunnel::{Bounds, Ends};
 use bytes::BytesMut;
 use conn::BumpedConn;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 use trust_core::DenyReason;
@@ -49,7 +48,7 @@ pub(crate) async fn run(
     tunnel_rec: &mut Record,
     closing: &mut Closing,
     ends: Ends<'_>,
-    lifetime: Duration,
+    bounds: Bounds,
 ) {
     let Ends { proxy, shutdown } = ends;
     let edge = tunnel_rec.edge().clone();
@@ -86,16 +85,16 @@ pub(crate) async fn run(
         .bump_handshakes
         .with_label_values(&["ok"])
         .inc();
-    let end = Instant::now() + lifetime.min(until_unix(allowed.state.exp()));
+    let Bounds { idle, end } = bounds;
     let mut conn = BumpedConn::new(tls);
     let mut buf = BytesMut::with_capacity(4096);
     loop {
-        let idle = Instant::now() + edge.config.keepalive_idle_timeout;
+        let idle_at = Instant::now() + idle;
         let read = head::read_head(
             &mut conn,
             &mut buf,
             edge.config.max_head_bytes,
-            idle.min(end),
+            idle_at.min(end),
             edge.config.header_read_timeout,
         );
         let head = match tokio::select! {

@@ -72,9 +72,14 @@ pub(crate) async fn run(
         rec.deny(DenyReason::SniMismatch);
         return;
     }
-    let lifetime = tunnel_bounds(&edge, &allowed).1;
+    let (idle, lifetime) = tunnel_bounds(&edge, &allowed);
+    let lifetime = lifetime.min(until_unix(allowed.state.exp()));
     if rec.rung == Some(policies::Rung::Bump) {
-        crate::bump::run(client, early, allowed, rec, closing, ends, lifetime).await;
+        let bounds = Bounds {
+            idle,
+            end: Instant::now() + lifetime,
+        };
+        crate::bump::run(client, early, allowed, rec, closing, ends, bounds).await;
         return;
     }
     let upstream =
@@ -86,8 +91,6 @@ pub(crate) async fn run(
             }
         };
     let _ = upstream.set_nodelay(true);
-    let (idle, lifetime) = tunnel_bounds(&edge, &allowed);
-    let lifetime = lifetime.min(until_unix(allowed.state.exp()));
     let mut upstream = upstream;
     let bounds = Bounds {
         idle,
@@ -131,10 +134,13 @@ impl Drop for Active {
     }
 }
 
-/// When a tunnel ends: after `idle` without a byte either way, or at `end` (lifetime or `exp`).
-struct Bounds {
-    idle: Duration,
-    end: Instant,
+/// When a tunnel ends: after `idle` without a byte either way (a bumped tunnel: without a
+/// request), or at `end` (lifetime or `exp`).
+pub(crate) struct Bounds {
+    /// The profile's `tunnel_idle_timeout`.
+    pub(crate) idle: Duration,
+    /// The profile's `tunnel_max_lifetime`, or the token's `exp` if sooner.
+    pub(crate) end: Instant,
 }
 
 async fn splice<C>(

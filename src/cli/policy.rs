@@ -127,7 +127,10 @@ pub(crate) fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
             } else {
                 policy_schema()
             };
-            println!("{}", serde_json::to_string_pretty(&schema)?);
+            out(
+                format_args!("{}", serde_json::to_string_pretty(&schema)?),
+                "\n",
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -148,8 +151,11 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let report = check_paths(&args.paths, &deployment);
     match args.format {
-        Format::Text => println!("{report}"),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report.diagnostics)?),
+        Format::Text => out(format_args!("{report}"), "\n"),
+        Format::Json => out(
+            format_args!("{}", serde_json::to_string_pretty(&report.diagnostics)?),
+            "\n",
+        ),
     }
     Ok(exit(report.ok()))
 }
@@ -215,8 +221,11 @@ fn explain_cmd(args: ExplainArgs) -> anyhow::Result<ExitCode> {
         &DenySet::mandatory(),
     );
     match args.format {
-        Format::Text => print!("{explanation}"),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&explanation)?),
+        Format::Text => out(format_args!("{explanation}"), ""),
+        Format::Json => out(
+            format_args!("{}", serde_json::to_string_pretty(&explanation)?),
+            "\n",
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -249,7 +258,7 @@ fn resolve_answers(flags: &[String], request: &Request) -> anyhow::Result<Vec<Ip
 
 fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     let run = run_paths(&args.paths);
-    println!("{run}");
+    out(format_args!("{run}"), "\n");
     if let Some(path) = &args.junit {
         std::fs::write(path, run.junit())
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
@@ -262,8 +271,20 @@ fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let new = load(&args.new)?;
     let diff = policies::diff::diff(&old, &new);
     match args.format {
-        Format::Text => print!("{diff}"),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&diff)?),
+        Format::Text => out(format_args!("{diff}"), ""),
+        Format::Json => out(
+            format_args!("{}", serde_json::to_string_pretty(&diff)?),
+            "\n",
+        ),
     }
     Ok(exit(!args.exit_code || diff.is_empty()))
+}
+
+/// Writes to stdout, ignoring a closed pipe (`policy explain … | head` must not panic).
+fn out(text: std::fmt::Arguments<'_>, end: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_fmt(text)
+        .and_then(|()| stdout.write_all(end.as_bytes()));
 }

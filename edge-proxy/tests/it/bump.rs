@@ -142,6 +142,17 @@ spec:
 ---
 apiVersion: trust-edge/v1
 kind: EgressProfile
+metadata: {{name: brief}}
+spec:
+  limits: {{tunnel_idle_timeout: 1s}}
+  destinations:
+    - host: api.test
+      ports: [{api}]
+      addresses: [127.0.0.1]
+      rung: bump
+---
+apiVersion: trust-edge/v1
+kind: EgressProfile
 metadata: {{name: unbound}}
 spec:
   destinations:
@@ -1022,4 +1033,20 @@ async fn a_tripwire_crossed_in_one_tunnel_stops_the_sessions_other_tunnels() {
         (403, Some("tripwire")),
         "{r:?}"
     );
+}
+
+#[tokio::test]
+async fn an_idle_bumped_tunnel_ends_after_the_profiles_idle_timeout() {
+    let rig = Rig::start().await;
+    let t = rig.edge.token("brief", "s-brief");
+    let authority = format!("api.test:{}", rig.api.port());
+    let mut tunnel = rig.tunnel(&t, &authority, "api.test").await.unwrap();
+    let get = format!("GET /v1/x HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+    tunnel.write_all(get.as_bytes()).await.unwrap();
+    assert_eq!(
+        raw::read_reply(&mut tunnel).await.map(|r| r.status),
+        Some(200)
+    );
+    // tunnel_idle_timeout is 1s (the edge's keep-alive idle bound is a minute).
+    assert!(raw::closed_within(&mut tunnel, Duration::from_secs(10)).await);
 }
