@@ -99,6 +99,11 @@ impl Redactor {
         Ok(())
     }
 
+    /// Keeps the removals counted on an earlier (informational, 1xx) head of the same response.
+    pub(crate) fn carry(&mut self, earlier: &Redactor) {
+        self.headers_removed += earlier.redactions();
+    }
+
     /// Removes trailers that carry a value.
     pub(crate) fn trailers(&mut self, trailers: &mut HeaderMap) {
         for name in carriers(&self.patterns, trailers) {
@@ -118,7 +123,7 @@ fn carriers(patterns: &Patterns, headers: &HeaderMap) -> Vec<String> {
     let mut names: Vec<String> = headers
         .iter()
         .filter(|(name, value)| {
-            patterns.found_in(name.as_str().as_bytes()) || patterns.found_in(value.as_bytes())
+            patterns.found_in_name(name.as_str().as_bytes()) || patterns.found_in(value.as_bytes())
         })
         .map(|(name, _)| name.as_str().to_owned())
         .collect();

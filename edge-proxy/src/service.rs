@@ -230,7 +230,12 @@ impl ProxyHttp for Forwarder {
             let has_body = session.req_header().method != http::Method::HEAD
                 && !matches!(resp.status.as_u16(), 100..=199 | 204 | 304);
             match Redactor::start(patterns, resp, has_body) {
-                Ok(redactor) => f.redactor = Some(redactor),
+                Ok(mut redactor) => {
+                    if let Some(earlier) = &f.redactor {
+                        redactor.carry(earlier);
+                    }
+                    f.redactor = Some(redactor);
+                }
                 Err(reason) => {
                     f.record.deny(reason);
                     return Err(Error::explain(

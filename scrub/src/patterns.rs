@@ -16,6 +16,9 @@ use crate::forms;
 pub struct Patterns {
     /// The automaton over every form; see [`Matcher`].
     matcher: Matcher,
+    /// The same forms, matched ASCII-case-insensitively: for header *names*, which HTTP
+    /// compares without case (a name is lower-cased for lookup but sent as written).
+    names: Matcher,
     /// Length in bytes of the longest form.
     longest: usize,
     /// How many distinct forms the automaton holds.
@@ -49,23 +52,11 @@ impl Patterns {
         }
         let longest = all.iter().map(Vec::len).max().unwrap_or(0);
         let count = all.len();
-        let matcher = if all.is_empty() {
-            Matcher::Empty
-        } else {
-            // A contiguous NFA rather than a DFA: for a key's ~30 forms it takes ~40 KB and
-            // microseconds to build where the DFA takes ~1 MB and milliseconds, and the
-            // search stays linear (with a prefilter on the forms' rare bytes).
-            match AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .kind(Some(AhoCorasickKind::ContiguousNFA))
-                .build(&all)
-            {
-                Ok(automaton) => Matcher::Built(automaton),
-                Err(_) => Matcher::Unbuildable,
-            }
-        };
+        let matcher = build(&all, false);
+        let names = build(&all, true);
         Patterns {
             matcher,
+            names,
             longest,
             count,
         }
@@ -90,9 +81,37 @@ impl Patterns {
         }
     }
 
+    /// Whether any form of any value occurs in a header *name*, in any ASCII case.
+    pub fn found_in_name(&self, name: &[u8]) -> bool {
+        match &self.names {
+            Matcher::Empty => false,
+            Matcher::Built(automaton) => automaton.is_match(name),
+            Matcher::Unbuildable => true,
+        }
+    }
+
     /// The automaton, for the scrubber.
     pub(crate) fn matcher(&self) -> &Matcher {
         &self.matcher
+    }
+}
+
+/// The automaton over `forms` (ASCII-case-insensitive when `any_case`); fails closed.
+fn build(forms: &[Vec<u8>], any_case: bool) -> Matcher {
+    if forms.is_empty() {
+        return Matcher::Empty;
+    }
+    // A contiguous NFA rather than a DFA: for a key's ~30 forms it takes ~40 KB and
+    // microseconds to build where the DFA takes ~1 MB and milliseconds, and the search stays
+    // linear (with a prefilter on the forms' rare bytes).
+    match AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .kind(Some(AhoCorasickKind::ContiguousNFA))
+        .ascii_case_insensitive(any_case)
+        .build(forms)
+    {
+        Ok(automaton) => Matcher::Built(automaton),
+        Err(_) => Matcher::Unbuildable,
     }
 }
 

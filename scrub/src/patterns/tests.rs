@@ -151,3 +151,14 @@ fn patterns_are_send_and_sync() {
     assert_send_sync::<Patterns>();
     assert_send_sync::<crate::BodyScrubber>();
 }
+
+#[test]
+fn header_names_match_in_any_case_values_do_not() {
+    let patterns = Patterns::new(&["sk-Ant-Key-1234567890"]);
+    assert!(patterns.found_in_name(b"x-sk-ant-key-1234567890-echo"));
+    assert!(patterns.found_in_name(b"X-SK-ANT-KEY-1234567890"));
+    assert!(!patterns.found_in_name(b"x-innocent"));
+    // Values keep exact matching: a different case is a different value.
+    assert!(!patterns.found_in(b"sk-ant-key-1234567890"));
+    assert!(patterns.found_in(b"sk-Ant-Key-1234567890"));
+}
