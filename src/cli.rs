@@ -114,12 +114,8 @@ pub(crate) fn read_toml<T: serde::de::DeserializeOwned>(
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| {
-        let before = e
-            .span()
-            .and_then(|s| text.get(..s.start))
-            .unwrap_or_default();
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let (line, column) =
+            trust_core::position::line_column(&text, e.span().map_or(0, |s| s.start));
         anyhow::anyhow!("{}:{line}:{column}: {}", path.display(), e.message())
     })
 }

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod deny;
+pub mod position;
 pub mod token;
 
 pub use deny::DenyReason;

@@ -36,8 +36,6 @@ pub(crate) struct Bump {
     pub(crate) leaves: Arc<leaves::Leaves>,
     /// TLS towards sandboxes.
     pub(crate) acceptor: tokio_rustls::TlsAcceptor,
-    /// The validated `[bump]` section.
-    pub(crate) config: crate::config::BumpConfig,
 }
 
 /// Terminates TLS on `client` (whose ClientHello is in `early`) and serves the requests inside.
@@ -182,21 +180,16 @@ pub(crate) fn setup(config: &crate::config::BumpConfig) -> Result<Bump, crate::E
     }
     let acceptor = tls::acceptor(leaves.clone(), config.tls12)
         .map_err(|e| crate::EdgeError::Bump(e.to_string()))?;
-    Ok(Bump {
-        leaves,
-        acceptor,
-        config: config.clone(),
-    })
+    Ok(Bump { leaves, acceptor })
 }
 
 /// Keeps the CA current: re-reads the CA directory when `ca.pem` changes (a rotation), or
 /// installs each new version of the SDS `tls_certificate`; refreshes the expiry metric and warns
 /// when expiry is near. A CA that fails to load leaves the previous one in force.
 pub(crate) async fn follow_ca(edge: Arc<crate::edge::Edge>) {
-    let Some(bump) = &edge.bump else {
+    let (Some(bump), Some(config)) = (&edge.bump, &edge.config.bump) else {
         return;
     };
-    let config = &bump.config;
     let mut seen_modified = match &config.ca {
         crate::config::CaSource::Dir(dir) => Some(leaves::ca_modified(dir)),
         crate::config::CaSource::Secret(_) => None,

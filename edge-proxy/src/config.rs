@@ -257,12 +257,8 @@ impl Config {
     /// The first syntax error, or every semantic issue, each with its key path.
     pub fn from_toml(text: &str) -> Result<Config, Vec<ConfigIssue>> {
         let file: FileConfig = toml::from_str(text).map_err(|e| {
-            let before = e
-                .span()
-                .and_then(|s| text.get(..s.start))
-                .unwrap_or_default();
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let (line, column) =
+                trust_core::position::line_column(text, e.span().map_or(0, |s| s.start));
             let message = e.message().to_owned();
             vec![ConfigIssue {
                 path: "(file)".into(),

@@ -14,6 +14,8 @@ use trust_core::DenyReason;
 pub(crate) struct Redactor {
     patterns: Arc<Patterns>,
     decoder: Option<Decoder>,
+    /// Decoded bytes of the current chunk (reused across chunks).
+    plain: Vec<u8>,
     scrubber: BodyScrubber,
     /// Headers and trailers removed.
     headers_removed: u64,
@@ -69,24 +71,25 @@ impl Redactor {
             scrubber: BodyScrubber::new(patterns.clone()),
             patterns,
             decoder,
+            plain: Vec::new(),
             headers_removed: carriers.len() as u64,
         })
     }
 
     /// Decodes and scrubs one body chunk in place; on the last one, flushes what was held back.
     pub(crate) fn body(&mut self, body: &mut Option<Bytes>, end: bool) -> Result<(), DenyReason> {
-        let mut plain = Vec::new();
         let mut out = Vec::new();
         let input = body.take().unwrap_or_default();
         match self.decoder.as_mut() {
             Some(d) => {
-                d.push(&input, &mut plain)
+                self.plain.clear();
+                d.push(&input, &mut self.plain)
                     .map_err(|_| DenyReason::ResponseNotInspectable)?;
                 if end {
-                    d.finish(&mut plain)
+                    d.finish(&mut self.plain)
                         .map_err(|_| DenyReason::ResponseNotInspectable)?;
                 }
-                self.scrubber.push(&plain, &mut out);
+                self.scrubber.push(&self.plain, &mut out);
             }
             None => self.scrubber.push(&input, &mut out),
         }

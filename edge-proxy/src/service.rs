@@ -294,12 +294,11 @@ impl ProxyHttp for Forwarder {
         let tls = ctx
             .as_ref()
             .is_some_and(|f| matches!(f.upstream, Upstream::Tls { .. }));
+        // A filter that refuses (tripwire, an uninspectable response) records its reason first
+        // and then returns an `HTTPStatus` error.
         let decided = ctx.as_ref().and_then(|f| f.record.reason);
         let reason = match (e.esource(), e.etype()) {
-            (_, ErrorType::HTTPStatus(_)) if decided.is_some() => {
-                decided.unwrap_or(DenyReason::UpstreamUnreachable)
-            }
-            (_, ErrorType::HTTPStatus(403)) => DenyReason::Tripwire,
+            (_, ErrorType::HTTPStatus(_)) if let Some(reason) = decided => reason,
             (
                 ErrorSource::Downstream,
                 ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed,
