@@ -1,6 +1,7 @@
 //! One client connection's life: read and check each request head, decide it, then answer the
-//! refusal, run the tunnel, or hand the request to pingora — and loop for the next request on a
-//! kept-alive connection, so every request is decided on its own.
+//! refusal, run the tunnel, forward it (a bodyless request on the lean path of [`crate::plain`],
+//! any other through pingora) — and loop for the next request on a kept-alive connection, so
+//! every request is decided on its own.
 
 use crate::client_conn::ClientConn;
 use crate::decide::{self, Allowed, Denied};
@@ -8,6 +9,7 @@ use crate::deny::Refusal;
 use crate::edge::Edge;
 use crate::handoff;
 use crate::head::{self, HeadError};
+use crate::plain;
 use crate::record::Record;
 use crate::service::{Forward, Forwarder, Upstream};
 use crate::sessions::{Closing, ConnectionGuard};
@@ -114,6 +116,20 @@ pub(crate) async fn serve(
                 };
                 tunnel::run(stream, early, allowed, &mut rec, &mut closing, ends).await;
                 return;
+            }
+            Kind::Forward { path } if plain::eligible(&head) => {
+                let host = host_header(&allowed);
+                let next = tokio::select! {
+                    next = plain::forward(&edge, &mut stream, &mut buf, &head, &allowed, &mut rec, (path, &host)) => next,
+                    () = closing.wait() => return,
+                };
+                match next {
+                    plain::Next::KeepAlive if !*shutdown.borrow() => {}
+                    plain::Next::KeepAlive | plain::Next::Close => return,
+                    plain::Next::Refuse(reason) => {
+                        return refuse(&mut stream, rec, reason.into()).await;
+                    }
+                }
             }
             Kind::Forward { path } => {
                 let forward = Forward {

@@ -39,6 +39,8 @@ pub(crate) struct Edge {
     pub(crate) control: Option<ControlLink>,
     /// The bump rung, when a deployment CA is configured.
     pub(crate) bump: Option<crate::bump::Bump>,
+    /// Idle upstream connections of the lean plain-HTTP path, per session.
+    pub(crate) upstreams: crate::plain::pool::UpstreamPool,
     /// Injected credentials, when an SDS server is configured.
     pub(crate) secrets: Option<crate::secrets::SecretStore>,
 }

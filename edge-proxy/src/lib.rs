@@ -19,6 +19,7 @@ mod decide;
 mod edge;
 mod handoff;
 mod head;
+mod plain;
 mod policy_load;
 mod record;
 mod redact;

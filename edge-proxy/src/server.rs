@@ -160,6 +160,7 @@ pub async fn run(config: Config) -> Result<EdgeHandle, EdgeError> {
         policy_generation: tokio::sync::watch::Sender::new(0),
         control,
         bump,
+        upstreams: crate::plain::pool::UpstreamPool::default(),
         secrets,
     });
     edge.metrics.set_policy(edge.policies.load().hash());
@@ -252,5 +253,6 @@ async fn sweep_sessions(edge: Arc<Edge>) {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         edge.sessions.sweep(now);
+        edge.upstreams.sweep();
     }
 }

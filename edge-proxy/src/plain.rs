@@ -1,0 +1,335 @@
+//! The lean path for the most common allowed request: a plain-HTTP/1.1 request with no body and no
+//! upgrade. The edge writes the origin-form head itself to a pooled upstream connection of the
+//! request's session (see [`pool`]), reads the response head, and passes the body through as the
+//! upstream framed it — no pingora session, no second parse of the request, no per-request peer.
+//!
+//! Everything else an allowed plain request can be (a body, `Expect`, an upgrade, HTTP/1.0) goes
+//! through pingora ([`crate::handoff`]), as do requests inside bumped tunnels. Both paths strip the
+//! same hop-by-hop headers ([`hop_by_hop`]), set `Host` from the target, answer an unreachable or
+//! unframeable upstream with a structured `upstream_unreachable`, and keep upstream connections
+//! per session.
+
+mod chunked;
+pub(crate) mod pool;
+mod response;
+
+use crate::client_conn::ClientConn;
+use crate::decide::Allowed;
+use crate::edge::Edge;
+use crate::head::RequestHead;
+use crate::record::Record;
+use bytes::BytesMut;
+use chunked::Chunked;
+use response::Framing;
+use std::io;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use trust_core::DenyReason;
+
+/// How many request headers are re-read from the checked head.
+const MAX_HEADERS: usize = 100;
+/// The largest upstream response head accepted.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+/// Read granularity from the upstream.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Headers that describe one hop and never travel further, in either direction.
+const HOP_BY_HOP: [&[u8]; 5] = [b"connection", b"keep-alive", b"te", b"trailer", b"upgrade"];
+
+/// Whether a header named `name` stays on this hop: a hop-by-hop header or any `Proxy-*`.
+fn hop_by_hop(name: &[u8]) -> bool {
+    HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+        || name
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"proxy-"))
+}
+
+/// Whether `head` takes the lean path.
+pub(crate) fn eligible(head: &RequestHead) -> bool {
+    head.http11 && head.upgrade.is_none() && !head.chunked && head.content_length.unwrap_or(0) == 0
+}
+
+/// What becomes of the client connection after one forward.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// It may carry another request.
+    KeepAlive,
+    /// It ends (either side asked, the body was close-delimited, or a write failed).
+    Close,
+    /// Nothing was written yet: answer this refusal, then close.
+    Refuse(DenyReason),
+}
+
+/// The request as it goes upstream, and what it tells about the client connection.
+struct Outgoing {
+    head: Vec<u8>,
+    client_close: bool,
+    head_request: bool,
+}
+
+/// Forwards the bodyless request whose head (of `head.len` bytes) starts `buf`; bytes after it
+/// (a pipelined request) stay in `buf`. `path` is the origin-form target, `host` the `Host`.
+pub(crate) async fn forward(
+    edge: &Edge,
+    client: &mut ClientConn,
+    buf: &mut BytesMut,
+    head: &RequestHead,
+    allowed: &Allowed,
+    rec: &mut Record,
+    (path, host): (&str, &str),
+) -> Next {
+    let raw = buf.split_to(head.len);
+    let Ok(outgoing) = outgoing(&raw, &head.method, path, host) else {
+        return Next::Refuse(DenyReason::MalformedRequest);
+    };
+    let pool = &edge.upstreams;
+    let mut reused = pool.take(&allowed.session, allowed.addr);
+    loop {
+        let was_reused = reused.is_some();
+        let mut upstream = match reused.take() {
+            Some(stream) => stream,
+            None => match connect(edge, allowed).await {
+                Ok(stream) => stream,
+                Err(_) => return Next::Refuse(DenyReason::UpstreamUnreachable),
+            },
+        };
+        match exchange(client, &mut upstream, &outgoing, rec).await {
+            Exchange::Done { keep_upstream, next } => {
+                if keep_upstream {
+                    pool.put(&allowed.session, allowed.addr, upstream);
+                }
+                return next;
+            }
+            // A pooled connection the upstream closed while idle: once more on a fresh one.
+            Exchange::NoResponse if was_reused => {}
+            Exchange::NoResponse | Exchange::Unframeable => {
+                return Next::Refuse(DenyReason::UpstreamUnreachable);
+            }
+            Exchange::Cut => return Next::Close,
+        }
+    }
+}
+
+async fn connect(edge: &Edge, allowed: &Allowed) -> io::Result<TcpStream> {
+    let stream = tokio::time::timeout(
+        edge.config.connect_timeout,
+        TcpStream::connect(allowed.addr),
+    )
+    .await
+    .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// The upstream head: origin-form target, `Host` set by the edge, hop-by-hop and `Proxy-*`
+/// headers and those the client's `Connection` names removed.
+fn outgoing(raw: &[u8], method: &str, path: &str, host: &str) -> Result<Outgoing, ()> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut slots);
+    req.parse(raw).map_err(|_| ())?;
+    let mut client_close = false;
+    let mut listed: Vec<&[u8]> = Vec::new();
+    for h in req.headers.iter() {
+        if h.name.eq_ignore_ascii_case("connection") {
+            for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                client_close |= token.eq_ignore_ascii_case(b"close");
+                listed.push(token);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(raw.len() + 32);
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    out.extend_from_slice(host.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for h in req.headers.iter() {
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"host")
+            || hop_by_hop(name)
+            || listed.iter().any(|l| l.eq_ignore_ascii_case(name))
+        {
+            continue;
+        }
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(h.value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(Outgoing {
+        head: out,
+        client_close,
+        head_request: method == "HEAD",
+    })
+}
+
+/// How one exchange on one upstream connection went.
+enum Exchange {
+    /// The response reached the client.
+    Done { keep_upstream: bool, next: Next },
+    /// The upstream failed before any byte of a response.
+    NoResponse,
+    /// The upstream's response cannot be forwarded; nothing was written to the client.
+    Unframeable,
+    /// Failed after the client saw part of the response: the connection must end.
+    Cut,
+}
+
+async fn exchange(
+    client: &mut ClientConn,
+    upstream: &mut TcpStream,
+    outgoing: &Outgoing,
+    rec: &mut Record,
+) -> Exchange {
+    if upstream.write_all(&outgoing.head).await.is_err() {
+        return Exchange::NoResponse;
+    }
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = Vec::with_capacity(1024);
+    let mut wrote_any = false;
+    // Interim (1xx) responses are passed on; the loop ends at the final head.
+    let head = loop {
+        match response::parse(
+            &rbuf,
+            outgoing.head_request,
+            &rec.request_id,
+            outgoing.client_close,
+            &mut out,
+        ) {
+            Ok(Some(h)) if h.status >= 200 => {
+                let _ = rbuf.split_to(h.len);
+                break h;
+            }
+            Ok(Some(h)) => {
+                let _ = rbuf.split_to(h.len);
+                if client.write_all(&out).await.is_err() || client.flush().await.is_err() {
+                    return Exchange::Cut;
+                }
+                out.clear();
+                wrote_any = true;
+                continue;
+            }
+            Ok(None) if rbuf.len() < MAX_RESPONSE_HEAD => {}
+            Ok(None) | Err(_) if wrote_any => return Exchange::Cut,
+            Ok(None) | Err(_) => return Exchange::Unframeable,
+        }
+        rbuf.reserve(READ_CHUNK);
+        match upstream.read_buf(&mut rbuf).await {
+            Ok(n) if n > 0 => {}
+            _ if wrote_any => return Exchange::Cut,
+            _ if rbuf.is_empty() => return Exchange::NoResponse,
+            _ => return Exchange::Unframeable,
+        }
+    };
+    rec.status = Some(head.status);
+    let body = body(client, upstream, &mut rbuf, &mut out, head.framing).await;
+    rec.bytes_down = body.sent;
+    rec.edge().metrics.bytes_down.inc_by(body.sent);
+    if !body.complete {
+        return Exchange::Cut;
+    }
+    let close = outgoing.client_close || head.framing == Framing::UntilClose;
+    Exchange::Done {
+        keep_upstream: !head.upstream_close && rbuf.is_empty(),
+        next: if close { Next::Close } else { Next::KeepAlive },
+    }
+}
+
+/// What passing the body on achieved.
+struct Body {
+    sent: u64,
+    complete: bool,
+}
+
+/// Sends `out` (the response head) and the body that follows it in `rbuf` and on `upstream`,
+/// delimited by `framing`; bytes past the body stay in `rbuf`.
+async fn body(
+    client: &mut ClientConn,
+    upstream: &mut TcpStream,
+    rbuf: &mut BytesMut,
+    out: &mut Vec<u8>,
+    framing: Framing,
+) -> Body {
+    let mut sent = 0u64;
+    let mut left = match framing {
+        Framing::Length(n) => n,
+        _ => u64::MAX,
+    };
+    let mut chunks = (framing == Framing::Chunked).then(Chunked::new);
+    let mut finished = framing == Framing::None || left == 0;
+    loop {
+        if !finished && !rbuf.is_empty() {
+            let take = match (&mut chunks, framing) {
+                (Some(c), _) => match c.scan(rbuf) {
+                    Ok(n) => n,
+                    Err(_) => return Body { sent, complete: false },
+                },
+                (None, Framing::UntilClose) => rbuf.len(),
+                (None, _) => usize::try_from(left).unwrap_or(usize::MAX).min(rbuf.len()),
+            };
+            out.extend_from_slice(&rbuf.split_to(take));
+            sent += take as u64;
+            left = left.saturating_sub(take as u64);
+            finished = chunks.as_ref().map_or(left == 0, Chunked::done);
+        }
+        if client.write_all(out).await.is_err() {
+            return Body { sent, complete: false };
+        }
+        out.clear();
+        if finished {
+            return Body {
+                sent,
+                complete: client.flush().await.is_ok(),
+            };
+        }
+        rbuf.reserve(READ_CHUNK);
+        match upstream.read_buf(rbuf).await {
+            Ok(n) if n > 0 => {}
+            Ok(_) if framing == Framing::UntilClose => {
+                return Body {
+                    sent,
+                    complete: client.flush().await.is_ok(),
+                };
+            }
+            _ => return Body { sent, complete: false },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head_of(raw: &str) -> RequestHead {
+        crate::head::parse(raw.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn only_bodyless_http11_requests_without_upgrade_take_the_lean_path() {
+        let base = "GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n";
+        assert!(eligible(&head_of(&format!("{base}\r\n"))));
+        assert!(eligible(&head_of(&format!("{base}Content-Length: 0\r\n\r\n"))));
+        assert!(!eligible(&head_of(&format!("{base}Content-Length: 1\r\n\r\n"))));
+        assert!(!eligible(&head_of(&format!(
+            "{base}Transfer-Encoding: chunked\r\n\r\n"
+        ))));
+        assert!(!eligible(&head_of(&format!("{base}Upgrade: websocket\r\n\r\n"))));
+        assert!(!eligible(&head_of("GET http://a.test/ HTTP/1.0\r\n\r\n")));
+    }
+
+    #[test]
+    fn the_upstream_head_carries_no_hop_by_hop_or_proxy_header() {
+        let raw = "GET http://a.test/x?y HTTP/1.1\r\nHost: a.test\r\nProxy-Authorization: Bearer t\r\n\
+                   Proxy-Connection: keep-alive\r\nProxy-Anything: 1\r\nConnection: close, x-hop\r\n\
+                   x-hop: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nAccept: */*\r\n\r\n";
+        let o = outgoing(raw.as_bytes(), "GET", "/x?y", "a.test").unwrap();
+        assert_eq!(
+            String::from_utf8(o.head).unwrap(),
+            "GET /x?y HTTP/1.1\r\nhost: a.test\r\nAccept: */*\r\n\r\n"
+        );
+        assert!(o.client_close);
+        assert!(!o.head_request);
+    }
+}

@@ -1,0 +1,85 @@
+//! Idle upstream connections of the lean path, kept **per session and address**: a connection
+//! opened for one session is only ever handed back to that session (the session id is compared,
+//! not just its hash), so two sessions never share an upstream connection.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use trust_core::token::VerifiedSession;
+
+/// How long an upstream connection may sit idle in the pool.
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Idle connections kept per session and address; more are closed when returned.
+const MAX_IDLE_PER_KEY: usize = 128;
+
+type Key = (u64, SocketAddr);
+
+struct Idle {
+    session: Arc<VerifiedSession>,
+    stream: TcpStream,
+    since: Instant,
+}
+
+/// The pool.
+#[derive(Default)]
+pub(crate) struct UpstreamPool {
+    idle: Mutex<HashMap<Key, Vec<Idle>>>,
+}
+
+fn key(session: &VerifiedSession, addr: SocketAddr) -> Key {
+    let mut h = DefaultHasher::new();
+    session.claims.sid.hash(&mut h);
+    (h.finish(), addr)
+}
+
+impl UpstreamPool {
+    /// An idle connection of `session` to `addr` that is still open, if there is one.
+    pub(crate) fn take(&self, session: &VerifiedSession, addr: SocketAddr) -> Option<TcpStream> {
+        let key = key(session, addr);
+        loop {
+            let idle = {
+                let mut map = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+                let list = map.get_mut(&key)?;
+                let at = list
+                    .iter()
+                    .rposition(|i| i.session.claims.sid == session.claims.sid)?;
+                list.swap_remove(at)
+            };
+            if idle.since.elapsed() < IDLE_TIMEOUT && is_quiet(&idle.stream) {
+                return Some(idle.stream);
+            }
+        }
+    }
+
+    /// Returns a connection that can carry another request of `session`.
+    pub(crate) fn put(&self, session: &Arc<VerifiedSession>, addr: SocketAddr, stream: TcpStream) {
+        let mut map = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let list = map.entry(key(session, addr)).or_default();
+        if list.len() < MAX_IDLE_PER_KEY {
+            list.push(Idle {
+                session: session.clone(),
+                stream,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    /// Closes connections idle for longer than [`IDLE_TIMEOUT`].
+    pub(crate) fn sweep(&self) {
+        let mut map = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        map.retain(|_, list| {
+            list.retain(|i| i.since.elapsed() < IDLE_TIMEOUT);
+            !list.is_empty()
+        });
+    }
+}
+
+/// An idle connection is usable only while it has nothing to read: an end of stream means the
+/// upstream closed it, and unsolicited bytes mean it is out of step.
+fn is_quiet(stream: &TcpStream) -> bool {
+    let mut probe = [0u8; 1];
+    matches!(stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
