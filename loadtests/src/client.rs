@@ -7,7 +7,8 @@
 //! - **closed loop** (`rate: None`): a connection sends its next request as soon as the previous
 //!   response completes; latency is send → last body byte.
 //! - **open loop** (`rate: Some(r)`): request `k` of connection `i` is scheduled at
-//!   `start + (k·C + i) / r`. Latency runs from the *scheduled* time whenever the connection was
+//!   `start + (k·C + i) / r` and released by the [`pacer`] (a thread on the high-resolution timer, since tokio's
+//!   1 ms timer would send a millisecond's requests as one burst). Latency runs from the *scheduled* time whenever the connection was
 //!   still busy with the previous response at that time, so a slow target cannot hide its queueing
 //!   (no coordinated omission); when the connection was idle and only the generator's own timer
 //!   woke late, latency runs from the actual send.
@@ -16,6 +17,7 @@
 //! limits the total number of requests.
 
 pub(crate) mod conn;
+mod pacer;
 #[cfg(test)]
 mod tests;
 
@@ -268,6 +270,11 @@ pub async fn run(spec: &Spec, phases: Phases) -> Result<Outcome, Error> {
         ));
     }
     let spec = Arc::new(spec.clone());
+    let slots = spec
+        .rate
+        .map(|rate| pacer::start(spec.connections, rate, phases.start, phases.end))
+        .transpose()
+        .map_err(Error::io("starting the open-loop pacer"))?;
     let sent = Arc::new(AtomicU64::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for id in 0..spec.connections {
@@ -276,6 +283,7 @@ pub async fn run(spec: &Spec, phases: Phases) -> Result<Outcome, Error> {
             id,
             Arc::clone(&spec),
             phases,
+            slots.clone(),
             Arc::clone(&sent),
             outcome,
         ));
@@ -288,6 +296,7 @@ async fn drive(
     id: usize,
     spec: Arc<Spec>,
     phases: Phases,
+    slots: Option<Arc<pacer::Slots>>,
     sent: Arc<AtomicU64>,
     mut out: Outcome,
 ) -> Outcome {
@@ -308,13 +317,14 @@ async fn drive(
                 (now, now)
             }
             Some(rate) => {
+                let Some(slots) = &slots else { break };
                 let slot = k.saturating_mul(spec.connections as u64) + id as u64;
                 let scheduled = phases.start + Duration::from_secs_f64(slot as f64 / rate);
                 if scheduled >= phases.end {
                     break;
                 }
                 if Instant::now() < scheduled {
-                    tokio::time::sleep_until(scheduled.into()).await;
+                    slots.wait(id, slot).await;
                     (Instant::now(), scheduled)
                 } else {
                     (scheduled, scheduled)

@@ -3,7 +3,9 @@
 //!
 //! CPU is `utime + stime` of `/proc/<pid>/stat` summed over the process tree, sampled when the
 //! measured window starts and when it ends; RSS is `VmRSS` of `/proc/<pid>/status` summed over
-//! the tree, the peak of periodic samples.
+//! the tree, the peak of periodic samples. The tree is found once, when the window opens: walking
+//! all of `/proc` takes a millisecond or more, and doing it on every sample would stall the load
+//! generator's core ten times a second during proxy runs only (the direct run has no sampler).
 
 #[cfg(test)]
 mod tests;
@@ -70,15 +72,16 @@ fn sample(pid: u32, phases: Phases, stop: &AtomicBool) -> Option<Usage> {
             .saturating_duration_since(Instant::now());
         std::thread::sleep(left.min(RSS_INTERVAL));
     }
-    let first_ticks = tree_cpu_ticks(pid)?;
+    let tree = process_tree(pid);
+    let first_ticks = cpu_ticks(pid, &tree)?;
     let first_at = Instant::now();
-    let mut peak_kib = tree_rss_kib(pid);
+    let mut peak_kib = rss_kib(&tree);
     while Instant::now() < phases.end && !stop.load(Ordering::Relaxed) {
         let left = phases.end.saturating_duration_since(Instant::now());
         std::thread::sleep(left.min(RSS_INTERVAL));
-        peak_kib = peak_kib.max(tree_rss_kib(pid));
+        peak_kib = peak_kib.max(rss_kib(&tree));
     }
-    let last_ticks = tree_cpu_ticks(pid)?;
+    let last_ticks = cpu_ticks(pid, &tree)?;
     let wall = first_at.elapsed().as_secs_f64();
     let cpu_seconds = last_ticks.saturating_sub(first_ticks) as f64 / CLOCK_TICKS_PER_SECOND;
     Some(Usage {
@@ -123,10 +126,11 @@ pub fn process_tree(pid: u32) -> Vec<u32> {
     tree
 }
 
-/// Sum of `utime + stime` over the tree, or `None` if `pid` itself is gone.
-pub fn tree_cpu_ticks(pid: u32) -> Option<u64> {
+/// Sum of `utime + stime` over `tree` (from [`process_tree`] of `pid`), or `None` if `pid`
+/// itself is gone.
+pub fn cpu_ticks(pid: u32, tree: &[u32]) -> Option<u64> {
     let mut total = None;
-    for member in process_tree(pid) {
+    for &member in tree {
         let stat = std::fs::read_to_string(format!("/proc/{member}/stat")).unwrap_or_default();
         if let Some(fields) = parse_stat(&stat) {
             *total.get_or_insert(0) += fields.utime + fields.stime;
@@ -137,10 +141,9 @@ pub fn tree_cpu_ticks(pid: u32) -> Option<u64> {
     total
 }
 
-/// Sum of `VmRSS` (KiB) over the tree.
-pub fn tree_rss_kib(pid: u32) -> u64 {
-    process_tree(pid)
-        .into_iter()
+/// Sum of `VmRSS` (KiB) over `tree`.
+pub fn rss_kib(tree: &[u32]) -> u64 {
+    tree.iter()
         .map(|member| {
             let status =
                 std::fs::read_to_string(format!("/proc/{member}/status")).unwrap_or_default();

@@ -13,6 +13,7 @@ mod auth;
 mod bump;
 mod control;
 mod destination;
+mod forward;
 mod framing;
 mod limits;
 mod observability;

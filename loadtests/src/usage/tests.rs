@@ -26,13 +26,14 @@ fn parses_vm_rss_in_kib() {
 #[test]
 fn reads_this_process_from_proc() {
     let me = std::process::id();
-    assert_eq!(process_tree(me).first(), Some(&me));
-    assert!(tree_cpu_ticks(me).is_some());
-    assert!(tree_rss_kib(me) > 0);
+    let tree = process_tree(me);
+    assert_eq!(tree.first(), Some(&me));
+    assert!(cpu_ticks(me, &tree).is_some());
+    assert!(rss_kib(&tree) > 0);
 }
 
 #[test]
 fn a_missing_process_has_no_cpu() {
     // pid_max is at most 2^22 on Linux.
-    assert_eq!(tree_cpu_ticks(u32::MAX), None);
+    assert_eq!(cpu_ticks(u32::MAX, &[u32::MAX]), None);
 }

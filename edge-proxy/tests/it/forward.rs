@@ -1,0 +1,230 @@
+//! The lean plain-HTTP path (bodyless requests) against a scripted upstream: every response
+//! framing passes through byte for byte, hop-by-hop headers go, `x-request-id` is the edge's, an
+//! unframeable answer is a structured 502, a pooled connection the upstream closed is replaced,
+//! and pipelined requests are each decided.
+
+use crate::get;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use testkit::{TestEdge, raw};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One scripted answer: the bytes, and whether the upstream closes the connection after them.
+type Answer = (&'static str, bool);
+
+/// An upstream answering each request head it reads with the next scripted answer.
+struct Scripted {
+    addr: SocketAddr,
+    heads: Arc<Mutex<Vec<String>>>,
+    connections: Arc<AtomicUsize>,
+}
+
+impl Scripted {
+    async fn start(answers: &[Answer]) -> Scripted {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let answers = Arc::new(Mutex::new(answers.iter().copied().collect::<VecDeque<_>>()));
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (h, c) = (heads.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(serve(s, answers.clone(), h.clone()));
+            }
+        });
+        Scripted {
+            addr,
+            heads,
+            connections,
+        }
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+async fn serve(mut s: TcpStream, answers: Arc<Mutex<VecDeque<Answer>>>, heads: Arc<Mutex<Vec<String>>>) {
+    let mut buf = Vec::new();
+    loop {
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head: Vec<u8> = buf.drain(..end + 4).collect();
+            heads.lock().unwrap().push(String::from_utf8_lossy(&head).into_owned());
+            let Some((bytes, close)) = answers.lock().unwrap().pop_front() else {
+                return;
+            };
+            s.write_all(bytes.as_bytes()).await.unwrap();
+            if close {
+                return;
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        match s.read(&mut chunk).await {
+            Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => return,
+        }
+    }
+}
+
+/// An edge whose profile `web` reaches `scripted.test` on the scripted upstream's port.
+async fn edge_for(upstream: &Scripted) -> TestEdge {
+    let policy = format!(
+        "apiVersion: trust-edge/v1\nkind: EgressProfile\nmetadata: {{name: web}}\nspec:\n  destinations:\n\
+         \x20   - host: scripted.test\n      ports: [{}]\n      addresses: [127.0.0.1]\n      rung: pass-through\n",
+        upstream.addr.port()
+    );
+    testkit::edge()
+        .policy("web.yaml", &policy)
+        .static_host("scripted.test", "127.0.0.1")
+        .start()
+        .await
+}
+
+/// Reads from `s` until `want` bytes arrived (10 s at most), with the edge's request id (a
+/// UUID) replaced by `ID`.
+async fn read_exact_text(s: &mut TcpStream, want: usize) -> String {
+    let mut buf = vec![0u8; want];
+    tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut buf))
+        .await
+        .expect("response within 10 s")
+        .expect("response bytes");
+    let text = String::from_utf8(buf).unwrap();
+    let Some(at) = text.find("x-request-id: ") else {
+        return text;
+    };
+    let start = at + "x-request-id: ".len();
+    format!("{}ID{}", &text[..start], &text[start + 36..])
+}
+
+#[tokio::test]
+async fn every_response_framing_passes_through_on_one_kept_alive_connection() {
+    let upstream = Scripted::start(&[
+        ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: x-hop\r\nx-hop: 1\r\nKeep-Alive: timeout=5\r\nx-request-id: forged\r\n\r\nhello", false),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nx-trailer: t\r\n\r\n", false),
+        ("HTTP/1.1 204 No Content\r\nx-a: 1\r\n\r\n", false),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", false),
+        ("HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false),
+    ])
+    .await;
+    let edge = edge_for(&upstream).await;
+    let token = edge.token("web", "s-framings");
+    let url = format!("http://scripted.test:{}/p?q=1", upstream.addr.port());
+    let mut client = TcpStream::connect(edge.handle().proxy_addr()).await.unwrap();
+    let head_req = String::from_utf8(get(&url, &token))
+        .unwrap()
+        .replacen("GET", "HEAD", 1)
+        .into_bytes();
+    let expected = [
+        (get(&url, &token), "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nx-request-id: ID\r\n\r\nhello"),
+        (get(&url, &token), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nx-request-id: ID\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nx-trailer: t\r\n\r\n"),
+        (get(&url, &token), "HTTP/1.1 204 No Content\r\nx-a: 1\r\nx-request-id: ID\r\n\r\n"),
+        (head_req, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nx-request-id: ID\r\n\r\n"),
+        (get(&url, &token), "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\nx-request-id: ID\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nx-request-id: ID\r\n\r\nok"),
+    ];
+    for (request, response) in expected {
+        client.write_all(&request).await.unwrap();
+        // The edge's id is 36 characters where the expectation says `ID`.
+        let ids = response.matches("x-request-id: ID").count();
+        assert_eq!(read_exact_text(&mut client, response.len() + ids * 34).await, response);
+    }
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 1, "one upstream connection, reused");
+    let heads = upstream.heads();
+    assert_eq!(heads.len(), 5);
+    assert!(heads[0].starts_with(&format!(
+        "GET /p?q=1 HTTP/1.1\r\nhost: scripted.test:{}\r\n",
+        upstream.addr.port()
+    )));
+    assert!(heads.iter().all(|h| !h.to_ascii_lowercase().contains("proxy-authorization")));
+    assert!(heads[3].starts_with("HEAD /p?q=1 HTTP/1.1\r\n"));
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn a_close_delimited_body_reaches_the_client_and_ends_its_connection() {
+    let upstream = Scripted::start(&[("HTTP/1.1 200 OK\r\nx-b: 2\r\n\r\nuntil the end", true)]).await;
+    let edge = edge_for(&upstream).await;
+    let token = edge.token("web", "s-close");
+    let url = format!("http://scripted.test:{}/", upstream.addr.port());
+    let mut client = TcpStream::connect(edge.handle().proxy_addr()).await.unwrap();
+    client.write_all(&get(&url, &token)).await.unwrap();
+    let mut all = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut all))
+        .await
+        .expect("the edge closes the connection")
+        .unwrap();
+    let text = String::from_utf8(all).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\nx-b: 2\r\nx-request-id: "), "{text}");
+    assert!(text.ends_with("\r\nconnection: close\r\n\r\nuntil the end"), "{text}");
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn an_upstream_answer_that_cannot_be_framed_is_a_structured_502() {
+    let upstream = Scripted::start(&[
+        ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", true),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", true),
+        ("SSH-2.0-OpenSSH_9.2\r\n\r\n", true),
+        ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", true),
+    ])
+    .await;
+    let edge = edge_for(&upstream).await;
+    let token = edge.token("web", "s-unframeable");
+    let url = format!("http://scripted.test:{}/", upstream.addr.port());
+    for case in ["CL+TE", "two lengths", "not HTTP", "unrequested 101"] {
+        let r = raw::send(edge.handle().proxy_addr(), &get(&url, &token)).await.unwrap();
+        assert_eq!((r.status, r.deny_reason()), (502, Some("upstream_unreachable")), "{case}");
+        assert!(r.header("x-request-id").is_some(), "{case}");
+    }
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn a_pooled_connection_the_upstream_closed_is_replaced() {
+    // The upstream answers with a length (so the edge keeps the connection) and then closes it.
+    let upstream = Scripted::start(&[
+        ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none", true),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo", true),
+    ])
+    .await;
+    let edge = edge_for(&upstream).await;
+    let token = edge.token("web", "s-stale");
+    let url = format!("http://scripted.test:{}/", upstream.addr.port());
+    let mut client = TcpStream::connect(edge.handle().proxy_addr()).await.unwrap();
+    for body in ["one", "two"] {
+        client.write_all(&get(&url, &token)).await.unwrap();
+        let r = raw::read_reply(&mut client).await.unwrap();
+        assert_eq!((r.status, r.body.as_str()), (200, body));
+    }
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 2);
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_each_decided() {
+    let upstream = Scripted::start(&[("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)]).await;
+    let edge = edge_for(&upstream).await;
+    let token = edge.token("web", "s-pipeline");
+    let url = format!("http://scripted.test:{}/", upstream.addr.port());
+    let mut both = get(&url, &token);
+    both.extend_from_slice(&get("http://elsewhere.test/", &token));
+    let mut client = TcpStream::connect(edge.handle().proxy_addr()).await.unwrap();
+    client.write_all(&both).await.unwrap();
+    // The refusal of the second request ends the connection: read both answers to the end.
+    let mut all = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut all))
+        .await
+        .expect("the edge closes after the refusal")
+        .unwrap();
+    let text = String::from_utf8(all).unwrap();
+    let (first, second) = text.split_once("\r\n\r\nok").expect("the first answer, whole");
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(second.starts_with("HTTP/1.1 403 "), "{text}");
+    assert!(second.contains("x-deny-reason: destination_not_allowed\r\n"), "{text}");
+    assert_eq!(upstream.heads().len(), 1, "the refused request never reached the upstream");
+    edge.stop().await;
+}
