@@ -99,17 +99,21 @@ pub(crate) async fn read_head<S: AsyncRead + Unpin>(
 }
 
 /// Finds the end of the head (just past `\r\n\r\n`), refusing bare LF and stray CR on the way.
+/// Only line ends are visited (a SIMD scan for CR and LF), not every byte.
 fn find_head_end(buf: &[u8]) -> Result<Option<usize>, HeadError> {
-    let mut prev = 0u8;
-    for (i, &b) in buf.iter().enumerate() {
-        match b {
-            b'\n' if prev != b'\r' => return Err(HeadError::Malformed("bare LF line ending")),
-            b'\n' if i >= 3 && buf.get(i - 3..=i) == Some(b"\r\n\r\n") => return Ok(Some(i + 1)),
-            b'\n' => {}
-            _ if prev == b'\r' => return Err(HeadError::Malformed("CR not followed by LF")),
-            _ => {}
+    for i in memchr::memchr2_iter(b'\r', b'\n', buf) {
+        if buf.get(i) == Some(&b'\r') {
+            if buf.get(i + 1).is_some_and(|&next| next != b'\n') {
+                return Err(HeadError::Malformed("CR not followed by LF"));
+            }
+            continue;
         }
-        prev = b;
+        if i == 0 || buf.get(i - 1) != Some(&b'\r') {
+            return Err(HeadError::Malformed("bare LF line ending"));
+        }
+        if i >= 3 && buf.get(i - 3..=i) == Some(b"\r\n\r\n") {
+            return Ok(Some(i + 1));
+        }
     }
     Ok(None)
 }

@@ -94,7 +94,10 @@ pub(crate) async fn forward(
             },
         };
         match exchange(client, &mut upstream, &outgoing, rec).await {
-            Exchange::Done { keep_upstream, next } => {
+            Exchange::Done {
+                keep_upstream,
+                next,
+            } => {
                 if keep_upstream {
                     pool.put(&allowed.session, allowed.addr, upstream);
                 }
@@ -264,7 +267,12 @@ async fn body(
             let take = match (&mut chunks, framing) {
                 (Some(c), _) => match c.scan(rbuf) {
                     Ok(n) => n,
-                    Err(_) => return Body { sent, complete: false },
+                    Err(_) => {
+                        return Body {
+                            sent,
+                            complete: false,
+                        };
+                    }
                 },
                 (None, Framing::UntilClose) => rbuf.len(),
                 (None, _) => usize::try_from(left).unwrap_or(usize::MAX).min(rbuf.len()),
@@ -275,7 +283,10 @@ async fn body(
             finished = chunks.as_ref().map_or(left == 0, Chunked::done);
         }
         if client.write_all(out).await.is_err() {
-            return Body { sent, complete: false };
+            return Body {
+                sent,
+                complete: false,
+            };
         }
         out.clear();
         if finished {
@@ -293,7 +304,12 @@ async fn body(
                     complete: client.flush().await.is_ok(),
                 };
             }
-            _ => return Body { sent, complete: false },
+            _ => {
+                return Body {
+                    sent,
+                    complete: false,
+                };
+            }
         }
     }
 }
@@ -310,12 +326,18 @@ mod tests {
     fn only_bodyless_http11_requests_without_upgrade_take_the_lean_path() {
         let base = "GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n";
         assert!(eligible(&head_of(&format!("{base}\r\n"))));
-        assert!(eligible(&head_of(&format!("{base}Content-Length: 0\r\n\r\n"))));
-        assert!(!eligible(&head_of(&format!("{base}Content-Length: 1\r\n\r\n"))));
+        assert!(eligible(&head_of(&format!(
+            "{base}Content-Length: 0\r\n\r\n"
+        ))));
+        assert!(!eligible(&head_of(&format!(
+            "{base}Content-Length: 1\r\n\r\n"
+        ))));
         assert!(!eligible(&head_of(&format!(
             "{base}Transfer-Encoding: chunked\r\n\r\n"
         ))));
-        assert!(!eligible(&head_of(&format!("{base}Upgrade: websocket\r\n\r\n"))));
+        assert!(!eligible(&head_of(&format!(
+            "{base}Upgrade: websocket\r\n\r\n"
+        ))));
         assert!(!eligible(&head_of("GET http://a.test/ HTTP/1.0\r\n\r\n")));
     }
 

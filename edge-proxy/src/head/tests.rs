@@ -78,7 +78,35 @@ fn stray_cr_is_refused_and_partial_heads_wait() {
     );
 }
 
+/// The byte-at-a-time definition the SIMD scan must agree with.
+fn reference_head_end(buf: &[u8]) -> Result<Option<usize>, &'static str> {
+    let mut prev = 0u8;
+    for (i, &b) in buf.iter().enumerate() {
+        match b {
+            b'\n' if prev != b'\r' => return Err("bare LF line ending"),
+            b'\n' if i >= 3 && &buf[i - 3..=i] == b"\r\n\r\n" => return Ok(Some(i + 1)),
+            b'\n' => {}
+            _ if prev == b'\r' => return Err("CR not followed by LF"),
+            _ => {}
+        }
+        prev = b;
+    }
+    Ok(None)
+}
+
 proptest::proptest! {
+    #[test]
+    fn the_line_scan_agrees_with_the_byte_at_a_time_definition(
+        raw in proptest::collection::vec(proptest::sample::select(&b"\r\nAB :"[..]), 0..64)
+    ) {
+        let got = match find_head_end(&raw) {
+            Ok(end) => Ok(end),
+            Err(HeadError::Malformed(why)) => Err(why),
+            Err(other) => panic!("unexpected {other:?}"),
+        };
+        proptest::prop_assert_eq!(got, reference_head_end(&raw));
+    }
+
     #[test]
     fn never_panics_on_arbitrary_bytes(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
         if let Ok(Some(end)) = find_head_end(&raw) {

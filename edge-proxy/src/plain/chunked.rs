@@ -230,7 +230,11 @@ mod tests {
             b"11111111111111111\r\n",
             b"5;ext\n",
         ] {
-            assert!(scan_all(&[bad]).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                scan_all(&[bad]).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -238,7 +242,10 @@ mod tests {
     fn bounds_size_lines_and_trailers() {
         let mut long = b"5;".to_vec();
         long.extend(std::iter::repeat_n(b'x', MAX_SIZE_LINE));
-        assert_eq!(scan_all(&[&long]), Err(BadChunk("chunk-size line too long")));
+        assert_eq!(
+            scan_all(&[&long]),
+            Err(BadChunk("chunk-size line too long"))
+        );
         let mut trailers = b"0\r\n".to_vec();
         trailers.extend(std::iter::repeat_n(b'x', MAX_TRAILERS + 1));
         assert_eq!(scan_all(&[&trailers]), Err(BadChunk("trailers too large")));

@@ -171,17 +171,45 @@ mod tests {
     #[test]
     fn chooses_the_framing_rfc_9112_gives() {
         let cases = [
-            ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, Framing::Chunked),
-            ("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", false, Framing::Chunked),
-            ("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false, Framing::UntilClose),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                false,
+                Framing::Chunked,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                false,
+                Framing::Chunked,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+                false,
+                Framing::UntilClose,
+            ),
             ("HTTP/1.1 200 OK\r\n\r\n", false, Framing::UntilClose),
-            ("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true, Framing::None),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n",
+                true,
+                Framing::None,
+            ),
             ("HTTP/1.1 204 No Content\r\n\r\n", false, Framing::None),
-            ("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", false, Framing::None),
-            ("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", false, Framing::None),
+            (
+                "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
+                false,
+                Framing::None,
+            ),
+            (
+                "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+                false,
+                Framing::None,
+            ),
         ];
         for (raw, head_request, framing) in cases {
-            assert_eq!(head(raw, head_request).0.unwrap().unwrap().framing, framing, "{raw}");
+            assert_eq!(
+                head(raw, head_request).0.unwrap().unwrap().framing,
+                framing,
+                "{raw}"
+            );
         }
     }
 
@@ -192,7 +220,10 @@ mod tests {
         assert!(out.ends_with("connection: close\r\n\r\n"));
         let (r, _) = head("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", false);
         assert!(r.unwrap().unwrap().upstream_close);
-        let (r, _) = head("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\n", false);
+        let (r, _) = head(
+            "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\n",
+            false,
+        );
         assert!(r.unwrap().unwrap().upstream_close);
     }
 
@@ -212,6 +243,11 @@ mod tests {
 
     #[test]
     fn waits_for_a_complete_head() {
-        assert!(head("HTTP/1.1 200 OK\r\nContent-Le", false).0.unwrap().is_none());
+        assert!(
+            head("HTTP/1.1 200 OK\r\nContent-Le", false)
+                .0
+                .unwrap()
+                .is_none()
+        );
     }
 }

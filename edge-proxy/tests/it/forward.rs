@@ -49,12 +49,19 @@ impl Scripted {
     }
 }
 
-async fn serve(mut s: TcpStream, answers: Arc<Mutex<VecDeque<Answer>>>, heads: Arc<Mutex<Vec<String>>>) {
+async fn serve(
+    mut s: TcpStream,
+    answers: Arc<Mutex<VecDeque<Answer>>>,
+    heads: Arc<Mutex<Vec<String>>>,
+) {
     let mut buf = Vec::new();
     loop {
         while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head: Vec<u8> = buf.drain(..end + 4).collect();
-            heads.lock().unwrap().push(String::from_utf8_lossy(&head).into_owned());
+            heads
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head).into_owned());
             let Some((bytes, close)) = answers.lock().unwrap().pop_front() else {
                 return;
             };
@@ -85,20 +92,23 @@ async fn edge_for(upstream: &Scripted) -> TestEdge {
         .await
 }
 
-/// Reads from `s` until `want` bytes arrived (10 s at most), with the edge's request id (a
-/// UUID) replaced by `ID`.
+/// Reads from `s` until `want` bytes arrived (10 s at most), with every request id the edge set
+/// (a UUID, checked) replaced by `ID`.
 async fn read_exact_text(s: &mut TcpStream, want: usize) -> String {
     let mut buf = vec![0u8; want];
     tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut buf))
         .await
         .expect("response within 10 s")
         .expect("response bytes");
-    let text = String::from_utf8(buf).unwrap();
-    let Some(at) = text.find("x-request-id: ") else {
-        return text;
-    };
-    let start = at + "x-request-id: ".len();
-    format!("{}ID{}", &text[..start], &text[start + 36..])
+    let mut text = String::from_utf8(buf).unwrap();
+    let mut from = 0;
+    while let Some(at) = text[from..].find("x-request-id: ") {
+        let start = from + at + "x-request-id: ".len();
+        uuid::Uuid::parse_str(&text[start..start + 36]).expect("the edge's request id");
+        text.replace_range(start..start + 36, "ID");
+        from = start;
+    }
+    text
 }
 
 #[tokio::test]
@@ -114,43 +124,74 @@ async fn every_response_framing_passes_through_on_one_kept_alive_connection() {
     let edge = edge_for(&upstream).await;
     let token = edge.token("web", "s-framings");
     let url = format!("http://scripted.test:{}/p?q=1", upstream.addr.port());
-    let mut client = TcpStream::connect(edge.handle().proxy_addr()).await.unwrap();
+    let mut client = TcpStream::connect(edge.handle().proxy_addr())
+        .await
+        .unwrap();
     let head_req = String::from_utf8(get(&url, &token))
         .unwrap()
         .replacen("GET", "HEAD", 1)
         .into_bytes();
     let expected = [
-        (get(&url, &token), "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nx-request-id: ID\r\n\r\nhello"),
-        (get(&url, &token), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nx-request-id: ID\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nx-trailer: t\r\n\r\n"),
-        (get(&url, &token), "HTTP/1.1 204 No Content\r\nx-a: 1\r\nx-request-id: ID\r\n\r\n"),
-        (head_req, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nx-request-id: ID\r\n\r\n"),
-        (get(&url, &token), "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\nx-request-id: ID\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nx-request-id: ID\r\n\r\nok"),
+        (
+            get(&url, &token),
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nx-request-id: ID\r\n\r\nhello",
+        ),
+        (
+            get(&url, &token),
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nx-request-id: ID\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nx-trailer: t\r\n\r\n",
+        ),
+        (
+            get(&url, &token),
+            "HTTP/1.1 204 No Content\r\nx-a: 1\r\nx-request-id: ID\r\n\r\n",
+        ),
+        (
+            head_req,
+            "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nx-request-id: ID\r\n\r\n",
+        ),
+        (
+            get(&url, &token),
+            "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\nx-request-id: ID\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nx-request-id: ID\r\n\r\nok",
+        ),
     ];
     for (request, response) in expected {
         client.write_all(&request).await.unwrap();
         // The edge's id is 36 characters where the expectation says `ID`.
         let ids = response.matches("x-request-id: ID").count();
-        assert_eq!(read_exact_text(&mut client, response.len() + ids * 34).await, response);
+        assert_eq!(
+            read_exact_text(&mut client, response.len() + ids * 34).await,
+            response
+        );
     }
-    assert_eq!(upstream.connections.load(Ordering::SeqCst), 1, "one upstream connection, reused");
+    assert_eq!(
+        upstream.connections.load(Ordering::SeqCst),
+        1,
+        "one upstream connection, reused"
+    );
     let heads = upstream.heads();
     assert_eq!(heads.len(), 5);
     assert!(heads[0].starts_with(&format!(
         "GET /p?q=1 HTTP/1.1\r\nhost: scripted.test:{}\r\n",
         upstream.addr.port()
     )));
-    assert!(heads.iter().all(|h| !h.to_ascii_lowercase().contains("proxy-authorization")));
+    assert!(
+        heads
+            .iter()
+            .all(|h| !h.to_ascii_lowercase().contains("proxy-authorization"))
+    );
     assert!(heads[3].starts_with("HEAD /p?q=1 HTTP/1.1\r\n"));
     edge.stop().await;
 }
 
 #[tokio::test]
 async fn a_close_delimited_body_reaches_the_client_and_ends_its_connection() {
-    let upstream = Scripted::start(&[("HTTP/1.1 200 OK\r\nx-b: 2\r\n\r\nuntil the end", true)]).await;
+    let upstream =
+        Scripted::start(&[("HTTP/1.1 200 OK\r\nx-b: 2\r\n\r\nuntil the end", true)]).await;
     let edge = edge_for(&upstream).await;
     let token = edge.token("web", "s-close");
     let url = format!("http://scripted.test:{}/", upstream.addr.port());
-    let mut client = TcpStream::connect(edge.handle().proxy_addr()).await.unwrap();
+    let mut client = TcpStream::connect(edge.handle().proxy_addr())
+        .await
+        .unwrap();
     client.write_all(&get(&url, &token)).await.unwrap();
     let mut all = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut all))
@@ -158,26 +199,47 @@ async fn a_close_delimited_body_reaches_the_client_and_ends_its_connection() {
         .expect("the edge closes the connection")
         .unwrap();
     let text = String::from_utf8(all).unwrap();
-    assert!(text.starts_with("HTTP/1.1 200 OK\r\nx-b: 2\r\nx-request-id: "), "{text}");
-    assert!(text.ends_with("\r\nconnection: close\r\n\r\nuntil the end"), "{text}");
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK\r\nx-b: 2\r\nx-request-id: "),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("\r\nconnection: close\r\n\r\nuntil the end"),
+        "{text}"
+    );
     edge.stop().await;
 }
 
 #[tokio::test]
 async fn an_upstream_answer_that_cannot_be_framed_is_a_structured_502() {
     let upstream = Scripted::start(&[
-        ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", true),
-        ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", true),
+        (
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            true,
+        ),
+        (
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+            true,
+        ),
         ("SSH-2.0-OpenSSH_9.2\r\n\r\n", true),
-        ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", true),
+        (
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+            true,
+        ),
     ])
     .await;
     let edge = edge_for(&upstream).await;
     let token = edge.token("web", "s-unframeable");
     let url = format!("http://scripted.test:{}/", upstream.addr.port());
     for case in ["CL+TE", "two lengths", "not HTTP", "unrequested 101"] {
-        let r = raw::send(edge.handle().proxy_addr(), &get(&url, &token)).await.unwrap();
-        assert_eq!((r.status, r.deny_reason()), (502, Some("upstream_unreachable")), "{case}");
+        let r = raw::send(edge.handle().proxy_addr(), &get(&url, &token))
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.status, r.deny_reason()),
+            (502, Some("upstream_unreachable")),
+            "{case}"
+        );
         assert!(r.header("x-request-id").is_some(), "{case}");
     }
     edge.stop().await;
@@ -194,7 +256,9 @@ async fn a_pooled_connection_the_upstream_closed_is_replaced() {
     let edge = edge_for(&upstream).await;
     let token = edge.token("web", "s-stale");
     let url = format!("http://scripted.test:{}/", upstream.addr.port());
-    let mut client = TcpStream::connect(edge.handle().proxy_addr()).await.unwrap();
+    let mut client = TcpStream::connect(edge.handle().proxy_addr())
+        .await
+        .unwrap();
     for body in ["one", "two"] {
         client.write_all(&get(&url, &token)).await.unwrap();
         let r = raw::read_reply(&mut client).await.unwrap();
@@ -206,13 +270,16 @@ async fn a_pooled_connection_the_upstream_closed_is_replaced() {
 
 #[tokio::test]
 async fn pipelined_requests_are_each_decided() {
-    let upstream = Scripted::start(&[("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)]).await;
+    let upstream =
+        Scripted::start(&[("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)]).await;
     let edge = edge_for(&upstream).await;
     let token = edge.token("web", "s-pipeline");
     let url = format!("http://scripted.test:{}/", upstream.addr.port());
     let mut both = get(&url, &token);
     both.extend_from_slice(&get("http://elsewhere.test/", &token));
-    let mut client = TcpStream::connect(edge.handle().proxy_addr()).await.unwrap();
+    let mut client = TcpStream::connect(edge.handle().proxy_addr())
+        .await
+        .unwrap();
     client.write_all(&both).await.unwrap();
     // The refusal of the second request ends the connection: read both answers to the end.
     let mut all = Vec::new();
@@ -221,10 +288,19 @@ async fn pipelined_requests_are_each_decided() {
         .expect("the edge closes after the refusal")
         .unwrap();
     let text = String::from_utf8(all).unwrap();
-    let (first, second) = text.split_once("\r\n\r\nok").expect("the first answer, whole");
+    let (first, second) = text
+        .split_once("\r\n\r\nok")
+        .expect("the first answer, whole");
     assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(second.starts_with("HTTP/1.1 403 "), "{text}");
-    assert!(second.contains("x-deny-reason: destination_not_allowed\r\n"), "{text}");
-    assert_eq!(upstream.heads().len(), 1, "the refused request never reached the upstream");
+    assert!(
+        second.contains("x-deny-reason: destination_not_allowed\r\n"),
+        "{text}"
+    );
+    assert_eq!(
+        upstream.heads().len(),
+        1,
+        "the refused request never reached the upstream"
+    );
     edge.stop().await;
 }

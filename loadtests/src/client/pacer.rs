@@ -90,7 +90,11 @@ fn release(slots: &Slots, rate: f64, start: Instant, end: Instant) {
             released = due;
         }
         let next = start + Duration::from_secs_f64(released as f64 / rate);
-        std::thread::sleep(next.saturating_duration_since(Instant::now()).max(TICK / 4).min(TICK));
+        std::thread::sleep(
+            next.saturating_duration_since(Instant::now())
+                .max(TICK / 4)
+                .min(TICK),
+        );
     }
 }
 
