@@ -120,7 +120,14 @@ pub(crate) async fn serve(
             Kind::Forward { path } if plain::eligible(&head) => {
                 let host = host_header(&allowed);
                 let next = tokio::select! {
-                    next = plain::forward(&edge, &mut stream, &mut buf, &head, &allowed, &mut rec, (path, &host)) => next,
+                    next = plain::forward(
+                        &edge,
+                        plain::Client { conn: &mut stream, pipelined: &mut buf, limit: edge.config.max_head_bytes },
+                        &head,
+                        &allowed,
+                        &mut rec,
+                        (path, &host),
+                    ) => next,
                     () = closing.wait() => return,
                 };
                 match next {

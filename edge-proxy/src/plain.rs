@@ -3,7 +3,7 @@
 //! request's session (see [`pool`]), reads the response head, and passes the body through as the
 //! upstream framed it — no pingora session, no second parse of the request, no per-request peer.
 //!
-//! Everything else an allowed plain request can be (a body, `Expect`, an upgrade, HTTP/1.0) goes
+//! Everything else an allowed plain request can be (a body, an upgrade, HTTP/1.0) goes
 //! through pingora ([`crate::handoff`]), as do requests inside bumped tunnels. Both paths strip the
 //! same hop-by-hop headers ([`hop_by_hop`]), set `Host` from the target, answer an unreachable or
 //! unframeable upstream with a structured `upstream_unreachable`, and keep upstream connections
@@ -32,6 +32,8 @@ const MAX_HEADERS: usize = 100;
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 /// Read granularity from the upstream.
 const READ_CHUNK: usize = 16 * 1024;
+/// Interim (1xx) responses passed on before the final one; more is a broken upstream.
+const MAX_INTERIM: usize = 8;
 
 /// Headers that describe one hop and never travel further, in either direction.
 const HOP_BY_HOP: [&[u8]; 5] = [b"connection", b"keep-alive", b"te", b"trailer", b"upgrade"];
@@ -65,20 +67,65 @@ struct Outgoing {
     head: Vec<u8>,
     client_close: bool,
     head_request: bool,
+    /// Safe to send again when a pooled connection gave no response (RFC 9110 §9.2.2).
+    idempotent: bool,
 }
 
-/// Forwards the bodyless request whose head (of `head.len` bytes) starts `buf`; bytes after it
-/// (a pipelined request) stay in `buf`. `path` is the origin-form target, `host` the `Host`.
+/// The client side of a forward: the connection, and the bytes it sends meanwhile (a pipelined
+/// request, kept for the next head read, at most `limit` of them).
+pub(crate) struct Client<'a> {
+    /// The connection.
+    pub(crate) conn: &'a mut ClientConn,
+    /// Bytes read after the request's head.
+    pub(crate) pipelined: &'a mut BytesMut,
+    /// Most bytes read ahead while a response is pending.
+    pub(crate) limit: usize,
+}
+
+/// What waiting for the upstream gave.
+enum Read {
+    /// This many bytes (0: the upstream closed).
+    Upstream(usize),
+    /// Reading the upstream failed.
+    Failed,
+    /// The client closed (or failed) while the edge waited: nobody wants the answer.
+    ClientGone,
+}
+
+impl Client<'_> {
+    /// Reads from `upstream` into `rbuf`, meanwhile noticing the client going away (as pingora
+    /// does), so a silent upstream cannot hold the connection and its session slot forever.
+    async fn read_upstream(&mut self, upstream: &mut TcpStream, rbuf: &mut BytesMut) -> Read {
+        rbuf.reserve(READ_CHUNK);
+        loop {
+            let room = self.pipelined.len() < self.limit;
+            tokio::select! {
+                biased;
+                read = upstream.read_buf(rbuf) => {
+                    return read.map_or(Read::Failed, Read::Upstream);
+                }
+                read = self.conn.read_buf(self.pipelined), if room => {
+                    if !matches!(read, Ok(n) if n > 0) {
+                        return Read::ClientGone;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Forwards the bodyless request whose head (of `head.len` bytes) starts `client.pipelined`;
+/// bytes after it (a pipelined request) stay there. `path` is the origin-form target, `host` the
+/// `Host`.
 pub(crate) async fn forward(
     edge: &Edge,
-    client: &mut ClientConn,
-    buf: &mut BytesMut,
+    mut client: Client<'_>,
     head: &RequestHead,
     allowed: &Allowed,
     rec: &mut Record,
     (path, host): (&str, &str),
 ) -> Next {
-    let raw = buf.split_to(head.len);
+    let raw = client.pipelined.split_to(head.len);
     let Ok(outgoing) = outgoing(&raw, &head.method, path, host) else {
         return Next::Refuse(DenyReason::MalformedRequest);
     };
@@ -93,7 +140,7 @@ pub(crate) async fn forward(
                 Err(_) => return Next::Refuse(DenyReason::UpstreamUnreachable),
             },
         };
-        match exchange(client, &mut upstream, &outgoing, rec).await {
+        match exchange(&mut client, &mut upstream, &outgoing, rec).await {
             Exchange::Done {
                 keep_upstream,
                 next,
@@ -103,9 +150,11 @@ pub(crate) async fn forward(
                 }
                 return next;
             }
-            // A pooled connection the upstream closed while idle: once more on a fresh one.
-            Exchange::NoResponse if was_reused => {}
-            Exchange::NoResponse | Exchange::Unframeable => {
+            // A pooled connection the upstream closed while idle: once more on a fresh one, if
+            // the request never left or may safely be sent twice.
+            Exchange::NotSent if was_reused => {}
+            Exchange::NoResponse if was_reused && outgoing.idempotent => {}
+            Exchange::NotSent | Exchange::NoResponse | Exchange::Unframeable => {
                 return Next::Refuse(DenyReason::UpstreamUnreachable);
             }
             Exchange::Cut => return Next::Close,
@@ -165,6 +214,10 @@ fn outgoing(raw: &[u8], method: &str, path: &str, host: &str) -> Result<Outgoing
         head: out,
         client_close,
         head_request: method == "HEAD",
+        idempotent: matches!(
+            method,
+            "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+        ),
     })
 }
 
@@ -172,56 +225,76 @@ fn outgoing(raw: &[u8], method: &str, path: &str, host: &str) -> Result<Outgoing
 enum Exchange {
     /// The response reached the client.
     Done { keep_upstream: bool, next: Next },
+    /// The request could not be written.
+    NotSent,
     /// The upstream failed before any byte of a response.
     NoResponse,
     /// The upstream's response cannot be forwarded; nothing was written to the client.
     Unframeable,
-    /// Failed after the client saw part of the response: the connection must end.
+    /// Failed after the client saw part of the response, or the client left: the connection
+    /// must end.
     Cut,
 }
 
+/// Whether `buf`, of which the first `scanned` bytes held no head end, may now hold one: an
+/// empty line (`\n\n` or `\n\r\n`; httparse takes bare LF in responses). Parsing only then keeps
+/// an upstream dribbling its head byte by byte from costing a parse per byte.
+fn may_end_head(buf: &[u8], scanned: usize) -> bool {
+    let from = buf.get(scanned.saturating_sub(2)..).unwrap_or_default();
+    memchr::memmem::find(from, b"\n\n").is_some() || memchr::memmem::find(from, b"\n\r\n").is_some()
+}
+
 async fn exchange(
-    client: &mut ClientConn,
+    client: &mut Client<'_>,
     upstream: &mut TcpStream,
     outgoing: &Outgoing,
     rec: &mut Record,
 ) -> Exchange {
     if upstream.write_all(&outgoing.head).await.is_err() {
-        return Exchange::NoResponse;
+        return Exchange::NotSent;
     }
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Vec::with_capacity(1024);
-    let mut wrote_any = false;
+    let mut interim = 0;
+    let mut scanned = 0;
     // Interim (1xx) responses are passed on; the loop ends at the final head.
     let head = loop {
-        match response::parse(
-            &rbuf,
-            outgoing.head_request,
-            &rec.request_id,
-            outgoing.client_close,
-            &mut out,
-        ) {
+        let parsed = if may_end_head(&rbuf, scanned) {
+            response::parse(
+                &rbuf,
+                outgoing.head_request,
+                &rec.request_id,
+                outgoing.client_close,
+                &mut out,
+            )
+        } else {
+            Ok(None)
+        };
+        scanned = rbuf.len();
+        match parsed {
             Ok(Some(h)) if h.status >= 200 => {
                 let _ = rbuf.split_to(h.len);
                 break h;
             }
-            Ok(Some(h)) => {
+            Ok(Some(h)) if interim < MAX_INTERIM => {
                 let _ = rbuf.split_to(h.len);
-                if client.write_all(&out).await.is_err() || client.flush().await.is_err() {
+                scanned = 0;
+                if client.conn.write_all(&out).await.is_err() || client.conn.flush().await.is_err()
+                {
                     return Exchange::Cut;
                 }
                 out.clear();
-                wrote_any = true;
+                interim += 1;
                 continue;
             }
             Ok(None) if rbuf.len() < MAX_RESPONSE_HEAD => {}
-            Ok(None) | Err(_) if wrote_any => return Exchange::Cut,
-            Ok(None) | Err(_) => return Exchange::Unframeable,
+            Ok(_) | Err(_) if interim > 0 => return Exchange::Cut,
+            Ok(_) | Err(_) => return Exchange::Unframeable,
         }
-        rbuf.reserve(READ_CHUNK);
-        match upstream.read_buf(&mut rbuf).await {
-            Ok(n) if n > 0 => {}
-            _ if wrote_any => return Exchange::Cut,
+        match client.read_upstream(upstream, &mut rbuf).await {
+            Read::Upstream(n) if n > 0 => {}
+            Read::ClientGone => return Exchange::Cut,
+            _ if interim > 0 => return Exchange::Cut,
             _ if rbuf.is_empty() => return Exchange::NoResponse,
             _ => return Exchange::Unframeable,
         }
@@ -247,9 +320,10 @@ struct Body {
 }
 
 /// Sends `out` (the response head) and the body that follows it in `rbuf` and on `upstream`,
-/// delimited by `framing`; bytes past the body stay in `rbuf`.
+/// delimited by `framing`; bytes past the body stay in `rbuf`. What the client has been given is
+/// flushed before every wait on the upstream, so a streamed body arrives as it is sent.
 async fn body(
-    client: &mut ClientConn,
+    client: &mut Client<'_>,
     upstream: &mut TcpStream,
     rbuf: &mut BytesMut,
     out: &mut Vec<u8>,
@@ -262,17 +336,16 @@ async fn body(
     };
     let mut chunks = (framing == Framing::Chunked).then(Chunked::new);
     let mut finished = framing == Framing::None || left == 0;
+    let cut = |sent| Body {
+        sent,
+        complete: false,
+    };
     loop {
         if !finished && !rbuf.is_empty() {
             let take = match (&mut chunks, framing) {
                 (Some(c), _) => match c.scan(rbuf) {
                     Ok(n) => n,
-                    Err(_) => {
-                        return Body {
-                            sent,
-                            complete: false,
-                        };
-                    }
+                    Err(_) => return cut(sent),
                 },
                 (None, Framing::UntilClose) => rbuf.len(),
                 (None, _) => usize::try_from(left).unwrap_or(usize::MAX).min(rbuf.len()),
@@ -282,34 +355,25 @@ async fn body(
             left = left.saturating_sub(take as u64);
             finished = chunks.as_ref().map_or(left == 0, Chunked::done);
         }
-        if client.write_all(out).await.is_err() {
-            return Body {
-                sent,
-                complete: false,
-            };
+        if client.conn.write_all(out).await.is_err() || client.conn.flush().await.is_err() {
+            return cut(sent);
         }
         out.clear();
         if finished {
             return Body {
                 sent,
-                complete: client.flush().await.is_ok(),
+                complete: true,
             };
         }
-        rbuf.reserve(READ_CHUNK);
-        match upstream.read_buf(rbuf).await {
-            Ok(n) if n > 0 => {}
-            Ok(_) if framing == Framing::UntilClose => {
+        match client.read_upstream(upstream, rbuf).await {
+            Read::Upstream(n) if n > 0 => {}
+            Read::Upstream(_) if framing == Framing::UntilClose => {
                 return Body {
                     sent,
-                    complete: client.flush().await.is_ok(),
+                    complete: true,
                 };
             }
-            _ => {
-                return Body {
-                    sent,
-                    complete: false,
-                };
-            }
+            _ => return cut(sent),
         }
     }
 }
@@ -342,6 +406,16 @@ mod tests {
     }
 
     #[test]
+    fn a_head_end_is_only_looked_for_where_one_can_be() {
+        assert!(!may_end_head(b"HTTP/1.1 200 OK\r\nA: b\r\n", 0));
+        assert!(may_end_head(b"HTTP/1.1 200 OK\r\n\r\n", 0));
+        // A blank line split across two reads is still seen.
+        assert!(may_end_head(b"HTTP/1.1 200 OK\r\n\r\n", 17));
+        assert!(may_end_head(b"HTTP/1.1 200 OK\n\n", 16));
+        assert!(!may_end_head(b"HTTP/1.1 200 OK\r\n\r\n", 19));
+    }
+
+    #[test]
     fn the_upstream_head_carries_no_hop_by_hop_or_proxy_header() {
         let raw = "GET http://a.test/x?y HTTP/1.1\r\nHost: a.test\r\nProxy-Authorization: Bearer t\r\n\
                    Proxy-Connection: keep-alive\r\nProxy-Anything: 1\r\nConnection: close, x-hop\r\n\
@@ -353,5 +427,11 @@ mod tests {
         );
         assert!(o.client_close);
         assert!(!o.head_request);
+        assert!(o.idempotent);
+        assert!(
+            !outgoing(raw.as_bytes(), "POST", "/", "a.test")
+                .unwrap()
+                .idempotent
+        );
     }
 }

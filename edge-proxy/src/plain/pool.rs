@@ -14,6 +14,8 @@ use trust_core::token::VerifiedSession;
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Idle connections kept per session and address; more are closed when returned.
 const MAX_IDLE_PER_KEY: usize = 128;
+/// Idle connections kept in all (pingora's pool, used for the other requests, keeps 128).
+const MAX_IDLE: usize = 1024;
 
 type Key = (u64, SocketAddr);
 
@@ -23,10 +25,17 @@ struct Idle {
     since: Instant,
 }
 
+/// The idle connections, and how many there are.
+#[derive(Default)]
+struct Idles {
+    by_key: HashMap<Key, Vec<Idle>>,
+    count: usize,
+}
+
 /// The pool.
 #[derive(Default)]
 pub(crate) struct UpstreamPool {
-    idle: Mutex<HashMap<Key, Vec<Idle>>>,
+    idle: Mutex<Idles>,
 }
 
 fn key(session: &VerifiedSession, addr: SocketAddr) -> Key {
@@ -41,12 +50,14 @@ impl UpstreamPool {
         let key = key(session, addr);
         loop {
             let idle = {
-                let mut map = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-                let list = map.get_mut(&key)?;
+                let mut idles = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+                let list = idles.by_key.get_mut(&key)?;
                 let at = list
                     .iter()
                     .rposition(|i| i.session.claims.sid == session.claims.sid)?;
-                list.swap_remove(at)
+                let idle = list.swap_remove(at);
+                idles.count -= 1;
+                idle
             };
             if idle.since.elapsed() < IDLE_TIMEOUT && is_quiet(&idle.stream) {
                 return Some(idle.stream);
@@ -56,24 +67,29 @@ impl UpstreamPool {
 
     /// Returns a connection that can carry another request of `session`.
     pub(crate) fn put(&self, session: &Arc<VerifiedSession>, addr: SocketAddr, stream: TcpStream) {
-        let mut map = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        let list = map.entry(key(session, addr)).or_default();
+        let mut idles = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idles.count >= MAX_IDLE {
+            return;
+        }
+        let list = idles.by_key.entry(key(session, addr)).or_default();
         if list.len() < MAX_IDLE_PER_KEY {
             list.push(Idle {
                 session: session.clone(),
                 stream,
                 since: Instant::now(),
             });
+            idles.count += 1;
         }
     }
 
     /// Closes connections idle for longer than [`IDLE_TIMEOUT`].
     pub(crate) fn sweep(&self) {
-        let mut map = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        map.retain(|_, list| {
+        let mut idles = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        idles.by_key.retain(|_, list| {
             list.retain(|i| i.since.elapsed() < IDLE_TIMEOUT);
             !list.is_empty()
         });
+        idles.count = idles.by_key.values().map(Vec::len).sum();
     }
 }
 

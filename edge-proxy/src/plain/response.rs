@@ -57,6 +57,9 @@ pub(crate) fn parse(
         Err(_) => return Err(BadResponse("unparseable response head")),
     };
     let status = resp.code.ok_or(BadResponse("no status"))?;
+    if !(100..=599).contains(&status) {
+        return Err(BadResponse("status out of range"));
+    }
     if status == 101 {
         return Err(BadResponse("switching protocols without an upgrade"));
     }
@@ -67,15 +70,22 @@ pub(crate) fn parse(
     let mut listed: Vec<&[u8]> = Vec::new();
     for h in resp.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            let text = std::str::from_utf8(h.value).map_err(|_| BadResponse("Content-Length"))?;
-            let value: u64 = text
-                .trim()
-                .parse()
-                .map_err(|_| BadResponse("invalid Content-Length"))?;
+            // Digits only (no sign, no non-ASCII space): the header is passed on as sent, so the
+            // client must read the same length the edge framed.
+            let digits = h.value.trim_ascii();
+            if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+                return Err(BadResponse("invalid Content-Length"));
+            }
+            let value = digits
+                .iter()
+                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
             if length.replace(value).is_some() {
                 return Err(BadResponse("repeated Content-Length"));
             }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            if !http11 {
+                return Err(BadResponse("Transfer-Encoding in an HTTP/1.0 response"));
+            }
             let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
             chunked_last = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if h.name.eq_ignore_ascii_case("connection") {
@@ -234,6 +244,11 @@ mod tests {
             "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
             "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
             "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: \u{a0}5\r\n\r\n",
+            "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "HTTP/1.1 099 Odd\r\n\r\n",
+            "HTTP/1.1 600 Odd\r\n\r\n",
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
             "SSH-2.0-OpenSSH\r\n\r\n",
         ] {

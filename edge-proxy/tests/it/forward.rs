@@ -13,7 +13,8 @@ use testkit::{TestEdge, raw};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// One scripted answer: the bytes, and whether the upstream closes the connection after them.
+/// One scripted answer: the bytes (possibly none), and whether the upstream closes the
+/// connection after them.
 type Answer = (&'static str, bool);
 
 /// An upstream answering each request head it reads with the next scripted answer.
@@ -21,6 +22,8 @@ struct Scripted {
     addr: SocketAddr,
     heads: Arc<Mutex<Vec<String>>>,
     connections: Arc<AtomicUsize>,
+    /// Connections that ended (either side closed).
+    ended: Arc<AtomicUsize>,
 }
 
 impl Scripted {
@@ -30,17 +33,23 @@ impl Scripted {
         let answers = Arc::new(Mutex::new(answers.iter().copied().collect::<VecDeque<_>>()));
         let heads = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
-        let (h, c) = (heads.clone(), connections.clone());
+        let ended = Arc::new(AtomicUsize::new(0));
+        let (h, c, e) = (heads.clone(), connections.clone(), ended.clone());
         tokio::spawn(async move {
             while let Ok((s, _)) = listener.accept().await {
                 c.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(serve(s, answers.clone(), h.clone()));
+                let (answers, h, e) = (answers.clone(), h.clone(), e.clone());
+                tokio::spawn(async move {
+                    serve(s, answers, h).await;
+                    e.fetch_add(1, Ordering::SeqCst);
+                });
             }
         });
         Scripted {
             addr,
             heads,
             connections,
+            ended,
         }
     }
 
@@ -302,5 +311,95 @@ async fn pipelined_requests_are_each_decided() {
         1,
         "the refused request never reached the upstream"
     );
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_frees_a_request_its_upstream_never_answers() {
+    // The upstream reads the request and says nothing, ever.
+    let upstream = Scripted::start(&[("", false)]).await;
+    let edge = edge_for(&upstream).await;
+    let token = edge.token("web", "s-silent");
+    let url = format!("http://scripted.test:{}/", upstream.addr.port());
+    let mut client = TcpStream::connect(edge.handle().proxy_addr())
+        .await
+        .unwrap();
+    client.write_all(&get(&url, &token)).await.unwrap();
+    crate::eventually(10, "the upstream got the request", || async {
+        upstream.heads().len() == 1
+    })
+    .await;
+    drop(client);
+    crate::eventually(10, "the edge let go of the upstream connection", || async {
+        upstream.ended.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn a_streamed_body_reaches_the_client_before_it_ends() {
+    // Head and a first chunk, then the upstream pauses without ending the body.
+    let upstream = Scripted::start(&[(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+        false,
+    )])
+    .await;
+    let edge = edge_for(&upstream).await;
+    let token = edge.token("web", "s-stream");
+    let url = format!("http://scripted.test:{}/", upstream.addr.port());
+    let mut client = TcpStream::connect(edge.handle().proxy_addr())
+        .await
+        .unwrap();
+    client.write_all(&get(&url, &token)).await.unwrap();
+    let want =
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nx-request-id: ID\r\n\r\n5\r\nhello\r\n";
+    assert_eq!(read_exact_text(&mut client, want.len() + 34).await, want);
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn only_idempotent_requests_are_sent_again_after_a_pooled_connection_fails() {
+    // Each connection answers once, then reads the next request and closes without a word.
+    let upstream = Scripted::start(&[
+        ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false),
+        ("", true),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false),
+        ("", true),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain", false),
+    ])
+    .await;
+    let edge = edge_for(&upstream).await;
+    let token = edge.token("web", "s-retry");
+    let url = format!("http://scripted.test:{}/", upstream.addr.port());
+    let post = String::from_utf8(get(&url, &token))
+        .unwrap()
+        .replacen("GET", "POST", 1)
+        .replacen("\r\n\r\n", "\r\nContent-Length: 0\r\n\r\n", 1)
+        .into_bytes();
+    // The POST rides the pooled connection, which dies unanswered: refused, never resent.
+    let first = raw::send(edge.handle().proxy_addr(), &get(&url, &token))
+        .await
+        .unwrap();
+    assert_eq!(first.status, 200);
+    let refused = raw::send(edge.handle().proxy_addr(), &post).await.unwrap();
+    assert_eq!(
+        (refused.status, refused.deny_reason()),
+        (502, Some("upstream_unreachable"))
+    );
+    assert_eq!(upstream.heads().len(), 2, "the POST was sent once");
+    // A GET in the same spot is sent again, on a fresh connection.
+    let second = raw::send(edge.handle().proxy_addr(), &get(&url, &token))
+        .await
+        .unwrap();
+    assert_eq!(second.status, 200);
+    let again = raw::send(edge.handle().proxy_addr(), &get(&url, &token))
+        .await
+        .unwrap();
+    assert_eq!((again.status, again.body.as_str()), (200, "again"));
+    let heads = upstream.heads();
+    assert_eq!(heads.len(), 5);
+    assert!(heads[1].starts_with("POST / HTTP/1.1\r\n"));
+    assert_eq!(heads[3], heads[4], "the GET was resent as it was");
     edge.stop().await;
 }
