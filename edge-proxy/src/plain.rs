@@ -46,6 +46,30 @@ fn hop_by_hop(name: &[u8]) -> bool {
             .is_some_and(|p| p.eq_ignore_ascii_case(b"proxy-"))
 }
 
+/// Appends, as `name: value` lines, every header that travels on: not hop-by-hop, not
+/// `Proxy-*`, not named by the sender's `Connection` (`listed`), and not `replaced` (the edge sets
+/// that one itself).
+fn copy_headers(
+    out: &mut Vec<u8>,
+    headers: &[httparse::Header<'_>],
+    listed: &[&[u8]],
+    replaced: &[u8],
+) {
+    for h in headers {
+        let name = h.name.as_bytes();
+        if hop_by_hop(name)
+            || name.eq_ignore_ascii_case(replaced)
+            || listed.iter().any(|l| l.eq_ignore_ascii_case(name))
+        {
+            continue;
+        }
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(h.value);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 /// Whether `head` takes the lean path.
 pub(crate) fn eligible(head: &RequestHead) -> bool {
     head.http11 && head.upgrade.is_none() && !head.chunked && head.content_length.unwrap_or(0) == 0
@@ -196,19 +220,7 @@ fn outgoing(raw: &[u8], method: &str, path: &str, host: &str) -> Result<Outgoing
     out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     out.extend_from_slice(host.as_bytes());
     out.extend_from_slice(b"\r\n");
-    for h in req.headers.iter() {
-        let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"host")
-            || hop_by_hop(name)
-            || listed.iter().any(|l| l.eq_ignore_ascii_case(name))
-        {
-            continue;
-        }
-        out.extend_from_slice(name);
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value);
-        out.extend_from_slice(b"\r\n");
-    }
+    copy_headers(&mut out, req.headers, &listed, b"host");
     out.extend_from_slice(b"\r\n");
     Ok(Outgoing {
         head: out,

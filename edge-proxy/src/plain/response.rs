@@ -4,7 +4,7 @@
 //! removed, the edge's `x-request-id` set. `Transfer-Encoding` stays: the body passes through as
 //! the upstream framed it.
 
-use super::hop_by_hop;
+use super::copy_headers;
 
 /// How many headers a response may carry.
 const MAX_HEADERS: usize = 128;
@@ -116,19 +116,7 @@ pub(crate) fn parse(
     out.push(b' ');
     out.extend_from_slice(resp.reason.unwrap_or_default().as_bytes());
     out.extend_from_slice(b"\r\n");
-    for h in resp.headers.iter() {
-        let name = h.name.as_bytes();
-        if hop_by_hop(name)
-            || name.eq_ignore_ascii_case(b"x-request-id")
-            || listed.iter().any(|l| l.eq_ignore_ascii_case(name))
-        {
-            continue;
-        }
-        out.extend_from_slice(name);
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value);
-        out.extend_from_slice(b"\r\n");
-    }
+    copy_headers(out, resp.headers, &listed, b"x-request-id");
     out.extend_from_slice(b"x-request-id: ");
     out.extend_from_slice(request_id.as_bytes());
     out.extend_from_slice(b"\r\n");
