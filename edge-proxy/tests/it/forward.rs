@@ -87,18 +87,25 @@ async fn serve(
     }
 }
 
-/// An edge whose profile `web` reaches `scripted.test` on the scripted upstream's port.
-async fn edge_for(upstream: &Scripted) -> TestEdge {
+/// An edge whose profile `web` reaches the scripted upstream as `scripted.test`, a token of
+/// `session`, and the absolute URL of `path` there.
+async fn through_edge(
+    upstream: &Scripted,
+    session: &str,
+    path: &str,
+) -> (TestEdge, String, String) {
+    let port = upstream.addr.port();
     let policy = format!(
         "apiVersion: trust-edge/v1\nkind: EgressProfile\nmetadata: {{name: web}}\nspec:\n  destinations:\n\
-         \x20   - host: scripted.test\n      ports: [{}]\n      addresses: [127.0.0.1]\n      rung: pass-through\n",
-        upstream.addr.port()
+         \x20   - host: scripted.test\n      ports: [{port}]\n      addresses: [127.0.0.1]\n      rung: pass-through\n"
     );
-    testkit::edge()
+    let edge = testkit::edge()
         .policy("web.yaml", &policy)
         .static_host("scripted.test", "127.0.0.1")
         .start()
-        .await
+        .await;
+    let token = edge.token("web", session);
+    (edge, token, format!("http://scripted.test:{port}{path}"))
 }
 
 /// Reads from `s` until `want` bytes arrived (10 s at most), with every request id the edge set
@@ -130,9 +137,7 @@ async fn every_response_framing_passes_through_on_one_kept_alive_connection() {
         ("HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false),
     ])
     .await;
-    let edge = edge_for(&upstream).await;
-    let token = edge.token("web", "s-framings");
-    let url = format!("http://scripted.test:{}/p?q=1", upstream.addr.port());
+    let (edge, token, url) = through_edge(&upstream, "s-framings", "/p?q=1").await;
     let mut client = TcpStream::connect(edge.handle().proxy_addr())
         .await
         .unwrap();
@@ -195,9 +200,7 @@ async fn every_response_framing_passes_through_on_one_kept_alive_connection() {
 async fn a_close_delimited_body_reaches_the_client_and_ends_its_connection() {
     let upstream =
         Scripted::start(&[("HTTP/1.1 200 OK\r\nx-b: 2\r\n\r\nuntil the end", true)]).await;
-    let edge = edge_for(&upstream).await;
-    let token = edge.token("web", "s-close");
-    let url = format!("http://scripted.test:{}/", upstream.addr.port());
+    let (edge, token, url) = through_edge(&upstream, "s-close", "/").await;
     let mut client = TcpStream::connect(edge.handle().proxy_addr())
         .await
         .unwrap();
@@ -237,9 +240,7 @@ async fn an_upstream_answer_that_cannot_be_framed_is_a_structured_502() {
         ),
     ])
     .await;
-    let edge = edge_for(&upstream).await;
-    let token = edge.token("web", "s-unframeable");
-    let url = format!("http://scripted.test:{}/", upstream.addr.port());
+    let (edge, token, url) = through_edge(&upstream, "s-unframeable", "/").await;
     for case in ["CL+TE", "two lengths", "not HTTP", "unrequested 101"] {
         let r = raw::send(edge.handle().proxy_addr(), &get(&url, &token))
             .await
@@ -262,9 +263,7 @@ async fn a_pooled_connection_the_upstream_closed_is_replaced() {
         ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo", true),
     ])
     .await;
-    let edge = edge_for(&upstream).await;
-    let token = edge.token("web", "s-stale");
-    let url = format!("http://scripted.test:{}/", upstream.addr.port());
+    let (edge, token, url) = through_edge(&upstream, "s-stale", "/").await;
     let mut client = TcpStream::connect(edge.handle().proxy_addr())
         .await
         .unwrap();
@@ -281,9 +280,7 @@ async fn a_pooled_connection_the_upstream_closed_is_replaced() {
 async fn pipelined_requests_are_each_decided() {
     let upstream =
         Scripted::start(&[("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)]).await;
-    let edge = edge_for(&upstream).await;
-    let token = edge.token("web", "s-pipeline");
-    let url = format!("http://scripted.test:{}/", upstream.addr.port());
+    let (edge, token, url) = through_edge(&upstream, "s-pipeline", "/").await;
     let mut both = get(&url, &token);
     both.extend_from_slice(&get("http://elsewhere.test/", &token));
     let mut client = TcpStream::connect(edge.handle().proxy_addr())
@@ -318,9 +315,7 @@ async fn pipelined_requests_are_each_decided() {
 async fn a_client_that_leaves_frees_a_request_its_upstream_never_answers() {
     // The upstream reads the request and says nothing, ever.
     let upstream = Scripted::start(&[("", false)]).await;
-    let edge = edge_for(&upstream).await;
-    let token = edge.token("web", "s-silent");
-    let url = format!("http://scripted.test:{}/", upstream.addr.port());
+    let (edge, token, url) = through_edge(&upstream, "s-silent", "/").await;
     let mut client = TcpStream::connect(edge.handle().proxy_addr())
         .await
         .unwrap();
@@ -345,9 +340,7 @@ async fn a_streamed_body_reaches_the_client_before_it_ends() {
         false,
     )])
     .await;
-    let edge = edge_for(&upstream).await;
-    let token = edge.token("web", "s-stream");
-    let url = format!("http://scripted.test:{}/", upstream.addr.port());
+    let (edge, token, url) = through_edge(&upstream, "s-stream", "/").await;
     let mut client = TcpStream::connect(edge.handle().proxy_addr())
         .await
         .unwrap();
@@ -369,9 +362,7 @@ async fn only_idempotent_requests_are_sent_again_after_a_pooled_connection_fails
         ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain", false),
     ])
     .await;
-    let edge = edge_for(&upstream).await;
-    let token = edge.token("web", "s-retry");
-    let url = format!("http://scripted.test:{}/", upstream.addr.port());
+    let (edge, token, url) = through_edge(&upstream, "s-retry", "/").await;
     let post = String::from_utf8(get(&url, &token))
         .unwrap()
         .replacen("GET", "POST", 1)
