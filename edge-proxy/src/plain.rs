@@ -4,8 +4,8 @@
 //! upstream framed it — no pingora session, no second parse of the request, no per-request peer.
 //!
 //! Everything else an allowed plain request can be (a body, an upgrade, HTTP/1.0) goes
-//! through pingora ([`crate::handoff`]), as do requests inside bumped tunnels. Both paths strip the
-//! same hop-by-hop headers ([`hop_by_hop`]), set `Host` from the target, answer an unreachable or
+//! through pingora ([`crate::handoff`]), as do requests inside bumped tunnels. Both paths strip
+//! headers by one rule ([`hop_by_hop`]), set `Host` from the target, answer an unreachable or
 //! unframeable upstream with a structured `upstream_unreachable`, and keep upstream connections
 //! per session.
 
@@ -38,8 +38,9 @@ const MAX_INTERIM: usize = 8;
 /// Headers that describe one hop and never travel further, in either direction.
 const HOP_BY_HOP: [&[u8]; 5] = [b"connection", b"keep-alive", b"te", b"trailer", b"upgrade"];
 
-/// Whether a header named `name` stays on this hop: a hop-by-hop header or any `Proxy-*`.
-fn hop_by_hop(name: &[u8]) -> bool {
+/// Whether a header named `name` stays on this hop: a hop-by-hop header or any `Proxy-*`. The
+/// pingora path ([`crate::service`]) applies the same rule.
+pub(crate) fn hop_by_hop(name: &[u8]) -> bool {
     HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
         || name
             .get(..6)

@@ -31,18 +31,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use trust_core::DenyReason;
 
-/// Headers that describe one hop and never travel further.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-];
-
 /// One allowed forward, handed to pingora.
 pub(crate) struct Forward {
     /// The decision.
@@ -164,11 +152,22 @@ impl ProxyHttp for Forwarder {
             .map(|t| t.trim().to_ascii_lowercase())
             .filter(|t| !t.is_empty())
             .collect();
-        for name in listed.iter().map(String::as_str).chain(HOP_BY_HOP) {
+        // One rule for both forwarding paths: hop-by-hop, any `Proxy-*`, and what `Connection`
+        // names (an allowed upgrade keeps its `Upgrade` and `Connection`).
+        let hop: Vec<http::HeaderName> = req
+            .headers
+            .keys()
+            .filter(|n| {
+                crate::plain::hop_by_hop(n.as_str().as_bytes())
+                    || listed.iter().any(|l| l == n.as_str())
+            })
+            .cloned()
+            .collect();
+        for name in hop {
             if f.upgrade && (name == "upgrade" || name == "connection") {
                 continue;
             }
-            req.remove_header(name);
+            req.remove_header(&name);
         }
         if f.upgrade {
             req.insert_header("connection", "upgrade")?;

@@ -394,3 +394,26 @@ async fn only_idempotent_requests_are_sent_again_after_a_pooled_connection_fails
     assert_eq!(heads[3], heads[4], "the GET was resent as it was");
     edge.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_with_a_body_goes_through_pingora_under_the_same_header_rule() {
+    let upstream =
+        Scripted::start(&[("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)]).await;
+    let (edge, token, url) = through_edge(&upstream, "s-body", "/").await;
+    let request = format!(
+        "POST {url} HTTP/1.1\r\nHost: {}\r\nProxy-Authorization: Bearer {token}\r\n\
+         Proxy-Anything: 1\r\nConnection: x-hop\r\nx-hop: 1\r\nx-keep: 2\r\nContent-Length: 3\r\n\r\nabc",
+        crate::host_of(&url)
+    );
+    let r = raw::send(edge.handle().proxy_addr(), request.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.body.as_str()), (200, "ok"));
+    let head = upstream.heads()[0].to_ascii_lowercase();
+    assert!(head.starts_with("post / http/1.1\r\n"), "{head}");
+    assert!(head.contains("x-keep: 2\r\n"), "{head}");
+    for gone in ["proxy-", "x-hop"] {
+        assert!(!head.contains(gone), "{gone} reached the upstream: {head}");
+    }
+    edge.stop().await;
+}
