@@ -1,7 +1,8 @@
 //! The lean path for the most common allowed request: a plain-HTTP/1.1 request with no body and no
 //! upgrade. The edge writes the origin-form head itself to a pooled upstream connection of the
 //! request's session (see [`pool`]), reads the response head, and passes the body through as the
-//! upstream framed it — no pingora session, no second parse of the request, no per-request peer.
+//! upstream framed it — no pingora session, no per-request peer. (The checked head is read once
+//! more, by httparse, to copy its headers; the head reader keeps only the fields it decides on.)
 //!
 //! Everything else an allowed plain request can be (a body, an upgrade, HTTP/1.0) goes
 //! through pingora ([`crate::handoff`]), as do requests inside bumped tunnels. Both paths strip

@@ -7,9 +7,9 @@
 //! - **closed loop** (`rate: None`): a connection sends its next request as soon as the previous
 //!   response completes; latency is send → last body byte.
 //! - **open loop** (`rate: Some(r)`): request `k` of connection `i` is scheduled at
-//!   `start + (k·C + i) / r` and released by the [`pacer`] (a thread on the high-resolution timer, since tokio's
-//!   1 ms timer would send a millisecond's requests as one burst). Latency runs from the *scheduled* time whenever the connection was
-//!   still busy with the previous response at that time, so a slow target cannot hide its queueing
+//!   `start + (k·C + i) / r` and released by the [`pacer`] (a thread on the high-resolution
+//!   timer, since tokio's 1 ms timer would send a millisecond's requests as one burst). Latency
+//!   runs from the *scheduled* time whenever the connection was still busy with the previous response at that time, so a slow target cannot hide its queueing
 //!   (no coordinated omission); when the connection was idle and only the generator's own timer
 //!   woke late, latency runs from the actual send.
 //!
@@ -296,6 +296,7 @@ async fn drive(
     id: usize,
     spec: Arc<Spec>,
     phases: Phases,
+    // The open-loop schedule; `None` for a closed loop.
     slots: Option<Arc<pacer::Slots>>,
     sent: Arc<AtomicU64>,
     mut out: Outcome,
@@ -308,7 +309,7 @@ async fn drive(
     let mut k: u64 = 0;
     loop {
         // When this request counts from, and which instant decides its phase.
-        let (origin, phase_time) = match spec.rate {
+        let (origin, phase_time) = match &slots {
             None => {
                 let now = Instant::now();
                 if now >= phases.end {
@@ -316,10 +317,9 @@ async fn drive(
                 }
                 (now, now)
             }
-            Some(rate) => {
-                let Some(slots) = &slots else { break };
+            Some(slots) => {
                 let slot = k.saturating_mul(spec.connections as u64) + id as u64;
-                let scheduled = phases.start + Duration::from_secs_f64(slot as f64 / rate);
+                let scheduled = slots.due(slot);
                 if scheduled >= phases.end {
                     break;
                 }

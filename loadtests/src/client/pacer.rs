@@ -22,6 +22,10 @@ pub(crate) const TICK: Duration = Duration::from_micros(100);
 /// What the connections wait on.
 #[derive(Debug)]
 pub(crate) struct Slots {
+    /// Offered requests per second.
+    rate: f64,
+    /// When slot 0 is due.
+    start: Instant,
     /// Slots released so far: every slot below this number may be sent.
     released: AtomicU64,
     /// One wake-up per connection.
@@ -29,6 +33,11 @@ pub(crate) struct Slots {
 }
 
 impl Slots {
+    /// When slot `slot` is due: `start + slot / rate`.
+    pub(crate) fn due(&self, slot: u64) -> Instant {
+        self.start + Duration::from_secs_f64(slot as f64 / self.rate)
+    }
+
     /// Waits until slot `slot` of connection `id` is released.
     pub(crate) async fn wait(&self, id: usize, slot: u64) {
         let Some(wake) = self.wake.get(id) else {
@@ -56,19 +65,21 @@ pub(crate) fn start(
     end: Instant,
 ) -> std::io::Result<Arc<Slots>> {
     let slots = Arc::new(Slots {
+        rate,
+        start,
         released: AtomicU64::new(0),
         wake: (0..connections).map(|_| Notify::new()).collect(),
     });
     let shared = Arc::clone(&slots);
     std::thread::Builder::new()
         .name("load-pacer".into())
-        .spawn(move || release(&shared, rate, start, end))?;
+        .spawn(move || release(&shared, end))?;
     Ok(slots)
 }
 
 /// Every tick (a high-resolution sleep), releases the slots whose time has come; stops once
 /// `end` has passed, releasing everything so no connection waits past it.
-fn release(slots: &Slots, rate: f64, start: Instant, end: Instant) {
+fn release(slots: &Slots, end: Instant) {
     let connections = slots.wake.len() as u64;
     let mut released = 0u64;
     loop {
@@ -79,7 +90,9 @@ fn release(slots: &Slots, rate: f64, start: Instant, end: Instant) {
             return;
         }
         // Slots scheduled at or before `now`: s / rate <= elapsed.
-        let due = (now.saturating_duration_since(start).as_secs_f64() * rate).floor() as u64 + 1;
+        let due = (now.saturating_duration_since(slots.start).as_secs_f64() * slots.rate).floor()
+            as u64
+            + 1;
         if due > released {
             slots.released.store(due, Ordering::Release);
             for slot in released..due.min(released + connections) {
@@ -89,7 +102,7 @@ fn release(slots: &Slots, rate: f64, start: Instant, end: Instant) {
             }
             released = due;
         }
-        let next = start + Duration::from_secs_f64(released as f64 / rate);
+        let next = slots.due(released);
         std::thread::sleep(
             next.saturating_duration_since(Instant::now())
                 .max(TICK / 4)
@@ -110,11 +123,16 @@ mod tests {
         let slots = start_slots(4, rate, start, end);
         let mut released = 0;
         for slot in 0..2_000u64 {
-            let scheduled = start + Duration::from_secs_f64(slot as f64 / rate);
+            let scheduled = slots.due(slot);
             if scheduled >= end {
                 break;
             }
-            slots.wait((slot % 4) as usize, slot).await;
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                slots.wait((slot % 4) as usize, slot),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("slot {slot} never released"));
             assert!(Instant::now() >= scheduled, "slot {slot} released early");
             released += 1;
         }
