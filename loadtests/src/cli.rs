@@ -29,7 +29,7 @@ pub struct Cli {
 /// The scenarios.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Plain HTTP through the edge, direct, and through Envoy / Squid / tinyproxy.
+    /// Plain HTTP through the edge, direct, and through Envoy / Squid / tinyproxy / nginx.
     HttpForward(HttpForwardArgs),
     /// Revocation and deny-all reaching many watching edges (see `revocation.rs`).
     Revocation(RevocationArgs),

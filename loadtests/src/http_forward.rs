@@ -4,7 +4,7 @@
 //! ```text
 //! load generator ──▶ direct ─────────────────────────────▶ upstream (nginx, 200 + N bytes)
 //!   (client.rs)  ──▶ edge  (token, policy, audit)  ──────▶      ▲
-//!                ──▶ envoy / squid / tinyproxy (peers.rs) ─────┘
+//!                ──▶ envoy / squid / tinyproxy / nginx-proxy (peers.rs) ┘
 //! ```
 //! Targets run one after another, each with the same warm-up, window and load.
 
@@ -58,8 +58,9 @@ impl std::str::FromStr for Target {
             "envoy" => Ok(Self::Peer(Peer::Envoy)),
             "squid" => Ok(Self::Peer(Peer::Squid)),
             "tinyproxy" => Ok(Self::Peer(Peer::Tinyproxy)),
+            "nginx-proxy" => Ok(Self::Peer(Peer::NginxProxy)),
             other => Err(format!(
-                "unknown target `{other}` (edge, direct, envoy, squid, tinyproxy)"
+                "unknown target `{other}` (edge, direct, envoy, squid, tinyproxy, nginx-proxy)"
             )),
         }
     }

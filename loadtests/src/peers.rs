@@ -1,4 +1,4 @@
-//! Peer proxies (Envoy, Squid, tinyproxy) started from the templates in `loadtests/peers/`.
+//! Peer proxies (Envoy, Squid, tinyproxy, nginx) started from the templates in `loadtests/peers/`.
 //!
 //! Peers receive absolute-form requests to `http://127.0.0.1:<upstream>/`: none of them has a
 //! static-hosts notion, so they do not resolve names, while the edge resolves `upstream.test`
@@ -21,6 +21,8 @@ pub const ENVOY_TEMPLATE: &str = include_str!("../peers/envoy-forward.yaml");
 pub const SQUID_TEMPLATE: &str = include_str!("../peers/squid.conf");
 /// tinyproxy as a forward proxy.
 pub const TINYPROXY_TEMPLATE: &str = include_str!("../peers/tinyproxy.conf");
+/// nginx proxying to the one upstream: the lean-proxy latency yardstick.
+pub const NGINX_PROXY_TEMPLATE: &str = include_str!("../peers/nginx-proxy.conf");
 
 /// How long a peer gets to start listening.
 const READY_DEADLINE: Duration = Duration::from_secs(20);
@@ -37,6 +39,8 @@ pub enum Peer {
     Squid,
     /// tinyproxy.
     Tinyproxy,
+    /// nginx proxying to the upstream (no token, policy, resolution or audit).
+    NginxProxy,
 }
 
 impl Peer {
@@ -46,6 +50,7 @@ impl Peer {
             Self::Envoy => "envoy",
             Self::Squid => "squid",
             Self::Tinyproxy => "tinyproxy",
+            Self::NginxProxy => "nginx-proxy",
         }
     }
 }
@@ -65,7 +70,7 @@ pub struct Locations {
 
 impl Locations {
     /// The binary for `peer`: Envoy from `<workspace>/.venv/bin/envoy`, then `$ENVOY_BIN`,
-    /// then `PATH`; Squid and tinyproxy from `PATH` and the extra directories.
+    /// then `PATH`; Squid, tinyproxy and nginx from `PATH` and the extra directories.
     pub fn peer(&self, peer: Peer) -> Option<PathBuf> {
         match peer {
             Peer::Envoy => {
@@ -80,6 +85,7 @@ impl Locations {
             }
             Peer::Squid => self.program("squid"),
             Peer::Tinyproxy => self.program("tinyproxy"),
+            Peer::NginxProxy => self.program("nginx"),
         }
     }
 
@@ -181,6 +187,10 @@ pub fn start(
             let conf = write(dir, "tinyproxy.conf", TINYPROXY_TEMPLATE, &base)?;
             let args = [OsStr::new("-d").into(), "-c".into(), conf.into_os_string()];
             ChildProc::spawn("tinyproxy", bin, &args, &log, pin)?
+        }
+        Peer::NginxProxy => {
+            let config = render(NGINX_PROXY_TEMPLATE, &base)?;
+            return crate::upstream::launch_nginx(bin, dir, &config, port, pin);
         }
     };
     child.wait_ready(listen, READY_DEADLINE)?;

@@ -60,7 +60,7 @@ pub struct Settings {
 /// One target's result, or why it did not run.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetReport {
-    /// `direct`, `edge`, `envoy`, `squid`, `tinyproxy`.
+    /// `direct`, `edge`, `envoy`, `squid`, `tinyproxy`, `nginx-proxy`.
     pub target: String,
     /// Why the target was skipped (binary missing, failed to start).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -4,10 +4,17 @@ use super::*;
 
 #[test]
 fn targets_parse_from_their_names() {
-    let parsed: Vec<Target> = ["edge", "direct", "envoy", "squid", " tinyproxy"]
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
+    let parsed: Vec<Target> = [
+        "edge",
+        "direct",
+        "envoy",
+        "squid",
+        " tinyproxy",
+        "nginx-proxy",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
     assert_eq!(
         parsed,
         vec![
@@ -16,11 +23,19 @@ fn targets_parse_from_their_names() {
             Target::Peer(Peer::Envoy),
             Target::Peer(Peer::Squid),
             Target::Peer(Peer::Tinyproxy),
+            Target::Peer(Peer::NginxProxy),
         ]
     );
     assert_eq!(
         parsed.iter().map(|t| t.name()).collect::<Vec<_>>(),
-        ["edge", "direct", "envoy", "squid", "tinyproxy"]
+        [
+            "edge",
+            "direct",
+            "envoy",
+            "squid",
+            "tinyproxy",
+            "nginx-proxy"
+        ]
     );
     assert!("haproxy".parse::<Target>().is_err());
 }

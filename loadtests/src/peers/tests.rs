@@ -1,3 +1,6 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use super::*;
 
 fn values() -> Vec<(&'static str, String)> {
@@ -11,7 +14,12 @@ fn values() -> Vec<(&'static str, String)> {
 
 #[test]
 fn every_template_renders_without_placeholders() {
-    for template in [ENVOY_TEMPLATE, SQUID_TEMPLATE, TINYPROXY_TEMPLATE] {
+    for template in [
+        ENVOY_TEMPLATE,
+        SQUID_TEMPLATE,
+        TINYPROXY_TEMPLATE,
+        NGINX_PROXY_TEMPLATE,
+    ] {
         let out = render(template, &values()).unwrap();
         assert!(!out.contains("{{"), "{out}");
     }
@@ -30,6 +38,10 @@ fn templates_put_the_ports_where_the_peers_read_them() {
     let tinyproxy = render(TINYPROXY_TEMPLATE, &values()).unwrap();
     assert!(tinyproxy.contains("Port 3128\n"));
     assert!(tinyproxy.contains("ConnectPort 8080\n"));
+    let nginx = render(NGINX_PROXY_TEMPLATE, &values()).unwrap();
+    assert!(nginx.contains("listen 127.0.0.1:3128;\n"));
+    assert!(nginx.contains("server 127.0.0.1:8080;\n"));
+    assert!(nginx.contains("pid /run/x/nginx.pid;\n"));
 }
 
 #[test]
@@ -80,4 +92,65 @@ fn programs_are_found_in_extra_dirs_and_non_executables_are_ignored() {
     assert_eq!(locations.peer(Peer::Tinyproxy), None);
     locations.extra_dirs.push(root.path().join("sbin"));
     assert_eq!(locations.peer(Peer::Squid), Some(sbin));
+}
+
+#[test]
+fn nginx_proxy_forwards_an_absolute_form_request_over_a_pooled_upstream() {
+    let locations = Locations {
+        path: std::env::var_os("PATH"),
+        extra_dirs: SBIN_DIRS.iter().map(PathBuf::from).collect(),
+        ..Locations::default()
+    };
+    let bin = locations
+        .peer(Peer::NginxProxy)
+        .expect("nginx is installed by the test command (scripts/test.sh)");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    let upstream = crate::upstream::ServerThread::start("upstream", move |stream| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        crate::upstream::answer_requests(stream, false, |_| {
+            &b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nxxxxx"[..]
+        })
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::process::free_port().unwrap();
+    let mut proxy = start(
+        Peer::NginxProxy,
+        &bin,
+        &dir.path().join("nginx-proxy"),
+        port,
+        upstream.addr().port(),
+        Pin::None,
+    )
+    .unwrap();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let request = format!(
+        "GET http://127.0.0.1:{}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        upstream.addr().port()
+    );
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut got = 0;
+        while !buf[..got].ends_with(b"xxxxx") {
+            let n = std::io::Read::read(&mut stream, &mut buf[got..]).unwrap();
+            assert!(n > 0, "nginx closed the connection");
+            got += n;
+        }
+        answers.push(String::from_utf8_lossy(&buf[..got]).into_owned());
+    }
+    proxy.stop();
+    for answer in &answers {
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "three requests, one pooled upstream connection"
+    );
 }
