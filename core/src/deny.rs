@@ -54,6 +54,9 @@ pub enum DenyReason {
     UpstreamUnreachable,
     /// The upstream's TLS certificate did not validate.
     UpstreamTlsFailed,
+    /// The upstream sent nothing for longer than the edge's upstream read timeout before its
+    /// response began.
+    UpstreamTimeout,
     /// The upstream answered a request that carried an injected credential with a body the edge
     /// cannot inspect (an unsupported `Content-Encoding`), so it cannot be scrubbed and is not
     /// passed on.
@@ -66,7 +69,7 @@ pub enum DenyReason {
 
 impl DenyReason {
     /// Every reason, in documentation order.
-    pub const ALL: [DenyReason; 25] = [
+    pub const ALL: [DenyReason; 26] = [
         DenyReason::MalformedRequest,
         DenyReason::MissingSessionToken,
         DenyReason::InvalidSessionToken,
@@ -89,6 +92,7 @@ impl DenyReason {
         DenyReason::ResolutionFailed,
         DenyReason::UpstreamUnreachable,
         DenyReason::UpstreamTlsFailed,
+        DenyReason::UpstreamTimeout,
         DenyReason::ResponseNotInspectable,
         DenyReason::CredentialUnavailable,
         DenyReason::EdgeNotReady,
@@ -119,6 +123,7 @@ impl DenyReason {
             DenyReason::ResolutionFailed => "resolution_failed",
             DenyReason::UpstreamUnreachable => "upstream_unreachable",
             DenyReason::UpstreamTlsFailed => "upstream_tls_failed",
+            DenyReason::UpstreamTimeout => "upstream_timeout",
             DenyReason::ResponseNotInspectable => "response_not_inspectable",
             DenyReason::CredentialUnavailable => "credential_unavailable",
             DenyReason::EdgeNotReady => "edge_not_ready",
@@ -152,6 +157,7 @@ impl DenyReason {
             DenyReason::ResolutionFailed => "the destination name could not be resolved",
             DenyReason::UpstreamUnreachable => "the upstream could not be reached",
             DenyReason::UpstreamTlsFailed => "the upstream's TLS certificate did not validate",
+            DenyReason::UpstreamTimeout => "the upstream did not answer in time",
             DenyReason::ResponseNotInspectable => {
                 "the upstream's response could not be inspected for credentials"
             }

@@ -122,7 +122,12 @@ pub(crate) async fn serve(
                 let next = tokio::select! {
                     next = plain::forward(
                         &edge,
-                        plain::Client { conn: &mut stream, pipelined: &mut buf, limit: edge.config.max_head_bytes },
+                        plain::Client {
+                            conn: &mut stream,
+                            pipelined: &mut buf,
+                            limit: edge.config.max_head_bytes,
+                            read_timeout: edge.config.upstream_read_timeout,
+                        },
                         &head,
                         &allowed,
                         &mut rec,

@@ -32,6 +32,7 @@ pub fn status(reason: DenyReason) -> u16 {
         | DenyReason::UpstreamUnreachable
         | DenyReason::UpstreamTlsFailed
         | DenyReason::ResponseNotInspectable => 502,
+        DenyReason::UpstreamTimeout => 504,
         DenyReason::CredentialUnavailable | DenyReason::EdgeNotReady => 503,
     }
 }
@@ -44,6 +45,7 @@ fn status_text(status: u16) -> &'static str {
         429 => "Too Many Requests",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         _ => "Error",
     }
 }

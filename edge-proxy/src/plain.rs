@@ -7,8 +7,9 @@
 //! Everything else an allowed plain request can be (a body, an upgrade, HTTP/1.0) goes
 //! through pingora ([`crate::handoff`]), as do requests inside bumped tunnels. Both paths strip
 //! headers by one rule ([`hop_by_hop`]), set `Host` from the target, answer an unreachable or
-//! unframeable upstream with a structured `upstream_unreachable`, and keep upstream connections
-//! per session.
+//! unframeable upstream with a structured `upstream_unreachable` and one silent for longer than
+//! `proxy.upstream_read_timeout` with `upstream_timeout`, and keep upstream connections per
+//! session.
 
 mod chunked;
 pub(crate) mod pool;
@@ -23,6 +24,7 @@ use bytes::BytesMut;
 use chunked::Chunked;
 use response::Framing;
 use std::io;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use trust_core::DenyReason;
@@ -106,6 +108,8 @@ pub(crate) struct Client<'a> {
     pub(crate) pipelined: &'a mut BytesMut,
     /// Most bytes read ahead while a response is pending.
     pub(crate) limit: usize,
+    /// Longest wait for the upstream's next bytes.
+    pub(crate) read_timeout: Duration,
 }
 
 /// What waiting for the upstream gave.
@@ -114,15 +118,20 @@ enum Read {
     Upstream(usize),
     /// Reading the upstream failed.
     Failed,
+    /// The upstream sent nothing within the read timeout.
+    TimedOut,
     /// The client closed (or failed) while the edge waited: nobody wants the answer.
     ClientGone,
 }
 
 impl Client<'_> {
-    /// Reads from `upstream` into `rbuf`, meanwhile noticing the client going away (as pingora
-    /// does), so a silent upstream cannot hold the connection and its session slot forever.
+    /// Reads from `upstream` into `rbuf` within the read timeout, meanwhile noticing the client
+    /// going away (as pingora does): neither a silent upstream nor a client that left holds the
+    /// connection and its session slot.
     async fn read_upstream(&mut self, upstream: &mut TcpStream, rbuf: &mut BytesMut) -> Read {
         rbuf.reserve(READ_CHUNK);
+        let deadline = tokio::time::sleep(self.read_timeout);
+        tokio::pin!(deadline);
         loop {
             let room = self.pipelined.len() < self.limit;
             tokio::select! {
@@ -135,6 +144,7 @@ impl Client<'_> {
                         return Read::ClientGone;
                     }
                 }
+                () = &mut deadline => return Read::TimedOut,
             }
         }
     }
@@ -183,6 +193,7 @@ pub(crate) async fn forward(
             Exchange::NotSent | Exchange::NoResponse | Exchange::Unframeable => {
                 return Next::Refuse(DenyReason::UpstreamUnreachable);
             }
+            Exchange::TimedOut => return Next::Refuse(DenyReason::UpstreamTimeout),
             Exchange::Cut => return Next::Close,
         }
     }
@@ -245,6 +256,9 @@ enum Exchange {
     NoResponse,
     /// The upstream's response cannot be forwarded; nothing was written to the client.
     Unframeable,
+    /// The upstream's final response head did not arrive within the read timeout; nothing was
+    /// written to the client.
+    TimedOut,
     /// Failed after the client saw part of the response, or the client left: the connection
     /// must end.
     Cut,
@@ -309,6 +323,7 @@ async fn exchange(
             Read::Upstream(n) if n > 0 => {}
             Read::ClientGone => return Exchange::Cut,
             _ if interim > 0 => return Exchange::Cut,
+            Read::TimedOut => return Exchange::TimedOut,
             _ if rbuf.is_empty() => return Exchange::NoResponse,
             _ => return Exchange::Unframeable,
         }

@@ -128,6 +128,7 @@ impl ProxyHttp for Forwarder {
         peer.group_key = h.finish();
         peer.options.connection_timeout = Some(self.edge.config.connect_timeout);
         peer.options.idle_timeout = Some(Duration::from_secs(60));
+        peer.options.read_timeout = Some(self.edge.config.upstream_read_timeout);
         Ok(Box::new(peer))
     }
 
@@ -315,6 +316,7 @@ impl ProxyHttp for Forwarder {
                 | ErrorType::InvalidCert
                 | ErrorType::HandshakeError,
             ) if tls => DenyReason::UpstreamTlsFailed,
+            (_, ErrorType::ReadTimedout) => DenyReason::UpstreamTimeout,
             _ => DenyReason::UpstreamUnreachable,
         };
         let request_id = match ctx.as_mut() {

@@ -26,6 +26,7 @@ fn every_reason_has_the_documented_status() {
         (DenyReason::ResolutionFailed, 502),
         (DenyReason::UpstreamUnreachable, 502),
         (DenyReason::UpstreamTlsFailed, 502),
+        (DenyReason::UpstreamTimeout, 504),
         (DenyReason::ResponseNotInspectable, 502),
         (DenyReason::CredentialUnavailable, 503),
         (DenyReason::EdgeNotReady, 503),

@@ -94,6 +94,16 @@ async fn through_edge(
     session: &str,
     path: &str,
 ) -> (TestEdge, String, String) {
+    through_edge_with(upstream, session, path, "").await
+}
+
+/// [`through_edge`], with `toml` added to the edge's config.
+async fn through_edge_with(
+    upstream: &Scripted,
+    session: &str,
+    path: &str,
+    toml: &str,
+) -> (TestEdge, String, String) {
     let port = upstream.addr.port();
     let policy = format!(
         "apiVersion: trust-edge/v1\nkind: EgressProfile\nmetadata: {{name: web}}\nspec:\n  destinations:\n\
@@ -102,6 +112,7 @@ async fn through_edge(
     let edge = testkit::edge()
         .policy("web.yaml", &policy)
         .static_host("scripted.test", "127.0.0.1")
+        .toml(toml)
         .start()
         .await;
     let token = edge.token("web", session);
@@ -415,5 +426,84 @@ async fn a_request_with_a_body_goes_through_pingora_under_the_same_header_rule()
     for gone in ["proxy-", "x-hop"] {
         assert!(!head.contains(gone), "{gone} reached the upstream: {head}");
     }
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_upstream_is_a_504_upstream_timeout_on_both_paths() {
+    // Every connection reads its request and never answers.
+    let upstream = Scripted::start(&[("", false), ("", false)]).await;
+    let (edge, token, url) = through_edge_with(
+        &upstream,
+        "s-timeout",
+        "/",
+        "[proxy]\nupstream_read_timeout = \"300ms\"",
+    )
+    .await;
+    let post = format!(
+        "POST {url} HTTP/1.1\r\nHost: {}\r\nProxy-Authorization: Bearer {token}\r\n\
+         Content-Length: 3\r\n\r\nabc",
+        crate::host_of(&url)
+    );
+    // The lean path (a bodyless GET), then pingora (a request with a body).
+    for (path, request) in [("lean", get(&url, &token)), ("pingora", post.into_bytes())] {
+        let r = tokio::time::timeout(
+            Duration::from_secs(10),
+            raw::send(edge.handle().proxy_addr(), &request),
+        )
+        .await
+        .expect("answered long before the test's bound")
+        .unwrap();
+        assert_eq!(
+            (r.status, r.deny_reason()),
+            (504, Some("upstream_timeout")),
+            "{path}"
+        );
+        assert!(r.header("x-request-id").is_some(), "{path}");
+        assert!(r.body.contains("\"reason\":\"upstream_timeout\""), "{path}");
+    }
+    assert_eq!(
+        upstream.heads().len(),
+        2,
+        "each request reached the upstream once"
+    );
+    let audited = edge
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e["status_detail"] == "upstream_timeout")
+        .count();
+    assert_eq!(audited, 2);
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn an_upstream_that_stalls_mid_body_ends_the_client_connection() {
+    // The head and 3 of 10 bytes, then nothing.
+    let upstream =
+        Scripted::start(&[("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false)]).await;
+    let (edge, token, url) = through_edge_with(
+        &upstream,
+        "s-stall",
+        "/",
+        "[proxy]\nupstream_read_timeout = \"300ms\"",
+    )
+    .await;
+    let mut client = TcpStream::connect(edge.handle().proxy_addr())
+        .await
+        .unwrap();
+    client.write_all(&get(&url, &token)).await.unwrap();
+    let mut all = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut all))
+        .await
+        .expect("the edge closes the connection")
+        .unwrap();
+    let text = String::from_utf8(all).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\nabc"), "short of its length: {text}");
+    crate::eventually(10, "the edge let go of the upstream connection", || async {
+        upstream.ended.load(Ordering::SeqCst) == 1
+    })
+    .await;
     edge.stop().await;
 }
