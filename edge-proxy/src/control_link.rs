@@ -1,6 +1,7 @@
 //! The edge's link to the control plane: readiness (`edge_not_ready` until the first snapshot and
 //! after the staleness window), per-session revocation and deny-all checks, the pushed JWKS as
-//! the only key source, and closing a revoked session's tunnels and kept-alive connections.
+//! the only key source, and closing a revoked session's tunnels, kept-alive connections and idle
+//! upstream connections.
 
 use crate::config::ControlConfig;
 use crate::edge::Edge;
@@ -104,17 +105,17 @@ pub(crate) async fn follow(
                 }
             }
             event = events.recv() => match event {
-                Ok(ControlEvent::Revoked { session_id, .. }) => edge.sessions.close(&session_id),
-                Ok(ControlEvent::DenyAll { on: true }) => edge.sessions.close_all(),
+                Ok(ControlEvent::Revoked { session_id, .. }) => edge.close_session(&session_id),
+                Ok(ControlEvent::DenyAll { on: true }) => edge.close_all_sessions(),
                 Ok(ControlEvent::DenyAll { on: false } | ControlEvent::JwksChanged) => {}
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "control events lagged; closing from the current state");
                     let current = state.borrow().clone();
                     for sid in &current.revoked {
-                        edge.sessions.close(sid);
+                        edge.close_session(sid);
                     }
                     if current.deny_all {
-                        edge.sessions.close_all();
+                        edge.close_all_sessions();
                     }
                 }
                 Err(broadcast::error::RecvError::Closed) => return,

@@ -44,3 +44,18 @@ pub(crate) struct Edge {
     /// Injected credentials, when an SDS server is configured.
     pub(crate) secrets: Option<crate::secrets::SecretStore>,
 }
+
+impl Edge {
+    /// Ends everything session `sid` holds open on this edge (it was revoked): its tunnels and
+    /// kept-alive client connections, and its idle upstream connections.
+    pub(crate) fn close_session(&self, sid: &str) {
+        self.sessions.close(sid);
+        self.upstreams.close_session(sid);
+    }
+
+    /// Ends every session's open connections (deny-all went on).
+    pub(crate) fn close_all_sessions(&self) {
+        self.sessions.close_all();
+        self.upstreams.close_all();
+    }
+}

@@ -84,12 +84,34 @@ impl UpstreamPool {
 
     /// Closes connections idle for longer than [`IDLE_TIMEOUT`].
     pub(crate) fn sweep(&self) {
-        let mut idles = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        idles.by_key.retain(|_, list| {
-            list.retain(|i| i.since.elapsed() < IDLE_TIMEOUT);
-            !list.is_empty()
-        });
-        idles.count = idles.by_key.values().map(Vec::len).sum();
+        self.close_where(|i| i.since.elapsed() >= IDLE_TIMEOUT);
+    }
+
+    /// Closes every idle connection of session `sid` (revoked): nothing of it stays open.
+    pub(crate) fn close_session(&self, sid: &str) {
+        self.close_where(|i| i.session.claims.sid == sid);
+    }
+
+    /// Closes every idle connection (deny-all).
+    pub(crate) fn close_all(&self) {
+        self.close_where(|_| true);
+    }
+
+    /// Closes the idle connections `close` picks. The sockets are dropped after the lock is
+    /// released.
+    fn close_where(&self, close: impl Fn(&Idle) -> bool) {
+        let mut closed = Vec::new();
+        {
+            let mut idles = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            idles.by_key.retain(|_, list| {
+                let (gone, kept) = std::mem::take(list).into_iter().partition(&close);
+                *list = kept;
+                closed.push(gone);
+                !list.is_empty()
+            });
+            idles.count = idles.by_key.values().map(Vec::len).sum();
+        }
+        drop(closed);
     }
 }
 

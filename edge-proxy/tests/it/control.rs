@@ -6,6 +6,8 @@
 
 use crate::{Fixture, connect, eventually, get};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use testkit::{TestEdge, curl, raw};
 use tokio::io::AsyncWriteExt;
@@ -377,6 +379,115 @@ async fn after_a_control_restart_edges_resync_and_revocations_persist() {
     eventually(10, "new sessions work after restart", || async {
         status_reason(&edge, &get(&url, &t3)).await.0 == 200
     })
+    .await;
+    edge.stop().await;
+    p.control.stop().await;
+}
+
+/// A plain upstream answering `200 ok` to every request, counting the connections it accepted
+/// and those that have ended.
+async fn counting_upstream() -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (accepted, ended) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (a, e) = (accepted.clone(), ended.clone());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            a.fetch_add(1, Ordering::SeqCst);
+            let e = e.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    match tokio::io::AsyncReadExt::read(&mut s, &mut chunk).await {
+                        Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                        _ => break,
+                    }
+                }
+                e.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (port, accepted, ended)
+}
+
+#[tokio::test]
+async fn revocation_and_deny_all_close_idle_upstream_connections_at_once() {
+    let (port, accepted, ended) = counting_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy_dir = dir.path().join("policies");
+    std::fs::create_dir_all(&policy_dir).unwrap();
+    let policy = format!(
+        "apiVersion: trust-edge/v1\nkind: EgressProfile\nmetadata: {{name: web}}\nspec:\n  destinations:\n\
+         \x20   - host: counted.test\n      ports: [{port}]\n      addresses: [127.0.0.1]\n      rung: pass-through\n"
+    );
+    std::fs::write(policy_dir.join("web.yaml"), &policy).unwrap();
+    let p = plane(dir.path(), &policy_dir).await;
+    let edge = testkit::edge()
+        .policy("web.yaml", &policy)
+        .static_host("counted.test", "127.0.0.1")
+        .toml(&p.edge_toml("edge-pool", dir.path(), "5m"))
+        .start()
+        .await;
+    let url = format!("http://counted.test:{port}/");
+    let (sid, token) = p.session("web").await;
+    let (_, bystander) = p.session("web").await;
+    eventually(20, "edge ready with control's keys", || async {
+        status_reason(&edge, &get(&url, &token)).await.0 == 200
+    })
+    .await;
+    assert_eq!(status_reason(&edge, &get(&url, &bystander)).await.0, 200);
+    // One idle upstream connection pooled for each session, none ended.
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(ended.load(Ordering::SeqCst), 0);
+
+    let r = p
+        .api(
+            "POST",
+            &format!("/v1/sessions/{sid}/revoke"),
+            &p.operator,
+            Some("{\"reason\":\"test\"}"),
+        )
+        .await;
+    assert!(r.status < 300, "{r:?}");
+    // Well inside the pool's 60 s idle timeout: closed because of the revocation.
+    eventually(
+        10,
+        "the revoked session's idle upstream connection closed",
+        || async { ended.load(Ordering::SeqCst) == 1 },
+    )
+    .await;
+    // The other session keeps its pooled connection.
+    assert_eq!(status_reason(&edge, &get(&url, &bystander)).await.0, 200);
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "the bystander's connection was reused"
+    );
+
+    let r = p
+        .api(
+            "POST",
+            "/v1/killswitch",
+            &p.operator,
+            Some("{\"reason\":\"drill\"}"),
+        )
+        .await;
+    assert!(r.status < 300, "{r:?}");
+    eventually(
+        10,
+        "deny-all closed every idle upstream connection",
+        || async { ended.load(Ordering::SeqCst) == 2 },
+    )
     .await;
     edge.stop().await;
     p.control.stop().await;
