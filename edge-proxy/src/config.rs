@@ -86,8 +86,8 @@ pub struct ProxySection {
     pub max_unauthenticated_connections: Option<usize>,
     /// Upstream TCP connect timeout.
     pub connect_timeout: Option<String>,
-    /// Longest wait for an upstream's next bytes on plain HTTP.
-    pub upstream_read_timeout: Option<String>,
+    /// Longest wait on an upstream that makes no progress (forwarded requests).
+    pub upstream_timeout: Option<String>,
     /// Time allowed for a tunnel's ClientHello.
     pub client_hello_timeout: Option<String>,
 }
@@ -189,9 +189,10 @@ pub struct Config {
     pub max_unauthenticated_connections: usize,
     /// Upstream connect timeout.
     pub connect_timeout: Duration,
-    /// Longest wait for an upstream's next bytes on plain HTTP: `504 upstream_timeout` before
-    /// the response starts, the client connection closed after.
-    pub upstream_read_timeout: Duration,
+    /// Longest wait on an upstream of a forwarded request that sends nothing (or accepts none of
+    /// the request body): `504 upstream_timeout` before the response starts, the client
+    /// connection closed after.
+    pub upstream_timeout: Duration,
     /// ClientHello deadline in tunnels.
     pub client_hello_timeout: Duration,
     /// Where verification keys come from.
@@ -358,11 +359,11 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
         p.connect_timeout.as_deref(),
         defaults::CONNECT_TIMEOUT,
     );
-    let upstream_read_timeout = dur(
+    let upstream_timeout = dur(
         &mut issue,
-        "proxy.upstream_read_timeout",
-        p.upstream_read_timeout.as_deref(),
-        defaults::UPSTREAM_READ_TIMEOUT,
+        "proxy.upstream_timeout",
+        p.upstream_timeout.as_deref(),
+        defaults::UPSTREAM_TIMEOUT,
     );
     let client_hello_timeout = dur(
         &mut issue,
@@ -374,7 +375,7 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
         ("proxy.header_read_timeout", header_read_timeout),
         ("proxy.keepalive_idle_timeout", keepalive_idle_timeout),
         ("proxy.connect_timeout", connect_timeout),
-        ("proxy.upstream_read_timeout", upstream_read_timeout),
+        ("proxy.upstream_timeout", upstream_timeout),
         ("proxy.client_hello_timeout", client_hello_timeout),
     ] {
         if d.is_zero() {
@@ -608,7 +609,7 @@ pub fn validate(file: FileConfig) -> Result<Config, Vec<ConfigIssue>> {
         max_head_bytes,
         max_unauthenticated_connections,
         connect_timeout,
-        upstream_read_timeout,
+        upstream_timeout,
         client_hello_timeout,
         key_source,
         issuer: t

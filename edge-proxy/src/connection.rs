@@ -126,7 +126,7 @@ pub(crate) async fn serve(
                             conn: &mut stream,
                             pipelined: &mut buf,
                             limit: edge.config.max_head_bytes,
-                            read_timeout: edge.config.upstream_read_timeout,
+                            read_timeout: edge.config.upstream_timeout,
                         },
                         &head,
                         &allowed,

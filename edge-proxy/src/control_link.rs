@@ -111,9 +111,7 @@ pub(crate) async fn follow(
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "control events lagged; closing from the current state");
                     let current = state.borrow().clone();
-                    for sid in &current.revoked {
-                        edge.close_session(sid);
-                    }
+                    edge.close_sessions(&current.revoked);
                     if current.deny_all {
                         edge.close_all_sessions();
                     }

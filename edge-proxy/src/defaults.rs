@@ -20,10 +20,11 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 pub const MAX_UNAUTHENTICATED_CONNECTIONS: usize = 1024;
 /// How long the edge waits for a TCP connection to an upstream.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the edge waits for an upstream's next bytes on plain HTTP (the response head, then
-/// each read of the body). Five minutes, the tunnel idle default: long enough for a slow API or a
-/// quiet event stream, short enough that a silent upstream cannot hold a connection forever.
-pub const UPSTREAM_READ_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long the edge waits on an upstream of a forwarded request that makes no progress: sends
+/// nothing (the response head, then each read of the body) or, on the pingora path, accepts none
+/// of the request body. Five minutes, the tunnel idle default: long enough for a slow API or a
+/// quiet event stream, short enough that a stuck upstream cannot hold a connection forever.
+pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long a tunnel may take to send its ClientHello after the CONNECT was answered.
 pub const CLIENT_HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest ClientHello gathered (a hello with post-quantum key shares is ~2 KiB).

@@ -8,6 +8,7 @@ use crate::sessions::Sessions;
 use arc_swap::ArcSwap;
 use policies::PolicySet;
 use policies::denyset::DenySet;
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 use trust_core::audit::AuditLog;
@@ -46,11 +47,21 @@ pub(crate) struct Edge {
 }
 
 impl Edge {
-    /// Ends everything session `sid` holds open on this edge (it was revoked): its tunnels and
-    /// kept-alive client connections, and its idle upstream connections.
+    /// Ends what session `sid` holds open on this edge (it was revoked): its tunnels and
+    /// kept-alive client connections, and the lean path's idle upstream connections (pingora's
+    /// pool has no per-session purge; its idle connections close after 60 s).
     pub(crate) fn close_session(&self, sid: &str) {
         self.sessions.close(sid);
         self.upstreams.close_session(sid);
+    }
+
+    /// [`close_session`](Edge::close_session) for every session in `sids`, in one pass over the
+    /// pool.
+    pub(crate) fn close_sessions(&self, sids: &HashSet<String>) {
+        for sid in sids {
+            self.sessions.close(sid);
+        }
+        self.upstreams.close_sessions(sids);
     }
 
     /// Ends every session's open connections (deny-all went on).

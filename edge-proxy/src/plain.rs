@@ -8,7 +8,7 @@
 //! through pingora ([`crate::handoff`]), as do requests inside bumped tunnels. Both paths strip
 //! headers by one rule ([`hop_by_hop`]), set `Host` from the target, answer an unreachable or
 //! unframeable upstream with a structured `upstream_unreachable` and one silent for longer than
-//! `proxy.upstream_read_timeout` with `upstream_timeout`, and keep upstream connections per
+//! `proxy.upstream_timeout` with `upstream_timeout`, and keep upstream connections per
 //! session.
 
 mod chunked;
@@ -166,6 +166,7 @@ pub(crate) async fn forward(
         return Next::Refuse(DenyReason::MalformedRequest);
     };
     let pool = &edge.upstreams;
+    let closes = allowed.state.closes();
     let mut reused = pool.take(&allowed.session, allowed.addr);
     loop {
         let was_reused = reused.is_some();
@@ -182,7 +183,10 @@ pub(crate) async fn forward(
                 next,
             } => {
                 if keep_upstream {
-                    pool.put(&allowed.session, allowed.addr, upstream);
+                    // Not kept if the session was revoked meanwhile (its pooled connections
+                    // were just closed).
+                    let open = || allowed.state.closes() == closes;
+                    pool.put(&allowed.session, allowed.addr, upstream, open);
                 }
                 return next;
             }

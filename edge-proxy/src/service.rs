@@ -128,7 +128,8 @@ impl ProxyHttp for Forwarder {
         peer.group_key = h.finish();
         peer.options.connection_timeout = Some(self.edge.config.connect_timeout);
         peer.options.idle_timeout = Some(Duration::from_secs(60));
-        peer.options.read_timeout = Some(self.edge.config.upstream_read_timeout);
+        peer.options.read_timeout = Some(self.edge.config.upstream_timeout);
+        peer.options.write_timeout = Some(self.edge.config.upstream_timeout);
         Ok(Box::new(peer))
     }
 
@@ -316,12 +317,16 @@ impl ProxyHttp for Forwarder {
                 | ErrorType::InvalidCert
                 | ErrorType::HandshakeError,
             ) if tls => DenyReason::UpstreamTlsFailed,
-            (_, ErrorType::ReadTimedout) => DenyReason::UpstreamTimeout,
+            (_, ErrorType::ReadTimedout | ErrorType::WriteTimedout) => DenyReason::UpstreamTimeout,
             _ => DenyReason::UpstreamUnreachable,
         };
         let request_id = match ctx.as_mut() {
             Some(f) => {
-                f.record.deny(reason);
+                // A response already under way was allowed and is only cut short (as on the lean
+                // path); the refusal is recorded only when it is what the client gets.
+                if session.response_written().is_none() {
+                    f.record.deny(reason);
+                }
                 f.record.request_id.clone()
             }
             None => uuid::Uuid::now_v7().to_string(),

@@ -113,6 +113,12 @@ impl SessionState {
         self.closings.send_modify(|n| *n += 1);
     }
 
+    /// How many times the session has been closed so far: a value that changed since a request
+    /// began means what it opened must not be kept.
+    pub(crate) fn closes(&self) -> u64 {
+        *self.closings.borrow()
+    }
+
     /// A signal that fires when the session's connections open now must close.
     pub(crate) fn closing(&self) -> Closing {
         let mut rx = self.closings.subscribe();

@@ -55,14 +55,14 @@ fn zero_durations_are_refused() {
     .unwrap();
     assert_eq!(ok.connect_timeout, Duration::from_secs(2));
     let issues = Config::from_toml(
-        "[proxy]\nupstream_read_timeout = \"0s\"\n[resolver]\nuse_system_config = true\n",
+        "[proxy]\nupstream_timeout = \"0s\"\n[resolver]\nuse_system_config = true\n",
     )
     .unwrap_err();
-    assert_eq!(issues[0].path, "proxy.upstream_read_timeout");
+    assert_eq!(issues[0].path, "proxy.upstream_timeout");
     assert_eq!(
         Config::from_toml("[resolver]\nuse_system_config = true\n")
             .unwrap()
-            .upstream_read_timeout,
+            .upstream_timeout,
         Duration::from_secs(300),
         "never unlimited by default"
     );

@@ -2,7 +2,7 @@
 //! opened for one session is only ever handed back to that session (the session id is compared,
 //! not just its hash), so two sessions never share an upstream connection.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -65,10 +65,18 @@ impl UpstreamPool {
         }
     }
 
-    /// Returns a connection that can carry another request of `session`.
-    pub(crate) fn put(&self, session: &Arc<VerifiedSession>, addr: SocketAddr, stream: TcpStream) {
+    /// Returns a connection that can carry another request of `session`, unless `open` (asked
+    /// under the pool's lock, so no close of the session can slip between the check and the
+    /// insert) says the session was closed meanwhile.
+    pub(crate) fn put(
+        &self,
+        session: &Arc<VerifiedSession>,
+        addr: SocketAddr,
+        stream: TcpStream,
+        open: impl FnOnce() -> bool,
+    ) {
         let mut idles = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idles.count >= MAX_IDLE {
+        if idles.count >= MAX_IDLE || !open() {
             return;
         }
         let list = idles.by_key.entry(key(session, addr)).or_default();
@@ -87,7 +95,12 @@ impl UpstreamPool {
         self.close_where(|i| i.since.elapsed() >= IDLE_TIMEOUT);
     }
 
-    /// Closes every idle connection of session `sid` (revoked): nothing of it stays open.
+    /// Closes every idle connection of the sessions `sids` (revoked).
+    pub(crate) fn close_sessions(&self, sids: &HashSet<String>) {
+        self.close_where(|i| sids.contains(&i.session.claims.sid));
+    }
+
+    /// Closes every idle connection of session `sid` (revoked).
     pub(crate) fn close_session(&self, sid: &str) {
         self.close_where(|i| i.session.claims.sid == sid);
     }
@@ -104,9 +117,7 @@ impl UpstreamPool {
         {
             let mut idles = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
             idles.by_key.retain(|_, list| {
-                let (gone, kept) = std::mem::take(list).into_iter().partition(&close);
-                *list = kept;
-                closed.push(gone);
+                closed.extend(list.extract_if(.., |i| close(i)));
                 !list.is_empty()
             });
             idles.count = idles.by_key.values().map(Vec::len).sum();

@@ -6,8 +6,7 @@
 
 use crate::{Fixture, connect, eventually, get};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use testkit::{TestEdge, curl, raw};
 use tokio::io::AsyncWriteExt;
@@ -384,45 +383,12 @@ async fn after_a_control_restart_edges_resync_and_revocations_persist() {
     p.control.stop().await;
 }
 
-/// A plain upstream answering `200 ok` to every request, counting the connections it accepted
-/// and those that have ended.
-async fn counting_upstream() -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (accepted, ended) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let (a, e) = (accepted.clone(), ended.clone());
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            a.fetch_add(1, Ordering::SeqCst);
-            let e = e.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.drain(..end + 4);
-                        if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                            .await
-                            .is_err()
-                        {
-                            break;
-                        }
-                    }
-                    match tokio::io::AsyncReadExt::read(&mut s, &mut chunk).await {
-                        Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
-                        _ => break,
-                    }
-                }
-                e.fetch_add(1, Ordering::SeqCst);
-            });
-        }
-    });
-    (port, accepted, ended)
-}
-
 #[tokio::test]
 async fn revocation_and_deny_all_close_idle_upstream_connections_at_once() {
-    let (port, accepted, ended) = counting_upstream().await;
+    let ok = ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false);
+    let upstream = crate::forward::Scripted::start(&[ok, ok, ok, ok]).await;
+    let port = upstream.addr.port();
+    let (accepted, ended) = (&upstream.connections, &upstream.ended);
     let dir = tempfile::tempdir().unwrap();
     let policy_dir = dir.path().join("policies");
     std::fs::create_dir_all(&policy_dir).unwrap();
