@@ -84,9 +84,13 @@ impl Plane {
     }
 }
 
+/// Status and `x-deny-reason` of one request; `(0, None)` when the edge closed the connection
+/// without an answer, as it does to a request still in flight when its session is revoked.
 async fn status_reason(edge: &TestEdge, req: &[u8]) -> (u16, Option<String>) {
-    let r = raw::send(edge.handle().proxy_addr(), req).await.unwrap();
-    (r.status, r.deny_reason().map(str::to_owned))
+    match raw::send(edge.handle().proxy_addr(), req).await {
+        Some(r) => (r.status, r.deny_reason().map(str::to_owned)),
+        None => (0, None),
+    }
 }
 
 type Tunnel = tokio_rustls::client::TlsStream<TcpStream>;
