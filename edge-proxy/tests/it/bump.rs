@@ -682,15 +682,7 @@ async fn revoking_the_session_closes_its_open_bumped_tunnel() {
         raw::read_reply(&mut tunnel).await.map(|r| r.status),
         Some(200)
     );
-    let r = p
-        .api(
-            "POST",
-            &format!("/v1/sessions/{sid}/revoke"),
-            &p.operator,
-            Some("{\"reason\":\"test\"}"),
-        )
-        .await;
-    assert!(r.status < 300, "{r:?}");
+    p.revoke(&sid, "test").await;
     assert!(
         raw::closed_within(&mut tunnel, Duration::from_secs(5)).await,
         "the revoked session's bumped tunnel was closed"

@@ -72,6 +72,23 @@ impl Plane {
         )
     }
 
+    /// Revokes session `sid` over the API (as the operator), giving `reason`.
+    pub(crate) async fn revoke(&self, sid: &str, reason: &str) {
+        let body = format!("{{\"reason\":\"{reason}\"}}");
+        let path = format!("/v1/sessions/{sid}/revoke");
+        let r = self.api("POST", &path, &self.operator, Some(&body)).await;
+        assert!(r.status < 300, "{r:?}");
+    }
+
+    /// Turns deny-all on over the API (as the operator).
+    pub(crate) async fn deny_all(&self) {
+        let body = Some("{\"reason\":\"drill\"}");
+        let r = self
+            .api("POST", "/v1/killswitch", &self.operator, body)
+            .await;
+        assert!(r.status < 300, "{r:?}");
+    }
+
     /// `[control]` for an edge named `name`, with its client certificate issued by this control.
     pub(crate) fn edge_toml(&self, name: &str, dir: &Path, staleness: &str) -> String {
         let tls = dir.join(format!("tls-{name}"));
@@ -170,15 +187,7 @@ async fn revocation_and_deny_all_reach_three_edges_and_close_their_tunnels() {
         tunnels.push(tunnel(edge, &f, &token).await);
     }
 
-    let r = p
-        .api(
-            "POST",
-            &format!("/v1/sessions/{sid}/revoke"),
-            &p.operator,
-            Some("{\"reason\":\"test\"}"),
-        )
-        .await;
-    assert!(r.status < 300, "{r:?}");
+    p.revoke(&sid, "test").await;
     for (edge, t) in edges.iter().zip(tunnels.iter_mut()) {
         eventually(10, "session_revoked", || async {
             status_reason(edge, &get(&url, &token)).await == (403, Some("session_revoked".into()))
@@ -196,15 +205,7 @@ async fn revocation_and_deny_all_reach_three_edges_and_close_their_tunnels() {
         .await;
         tunnels.push(tunnel(edge, &f, &token2).await);
     }
-    let r = p
-        .api(
-            "POST",
-            "/v1/killswitch",
-            &p.operator,
-            Some("{\"reason\":\"drill\"}"),
-        )
-        .await;
-    assert!(r.status < 300, "{r:?}");
+    p.deny_all().await;
     for (edge, t) in edges.iter().zip(tunnels.iter_mut()) {
         eventually(10, "deny_all", || async {
             status_reason(edge, &get(&url, &token2)).await == (403, Some("deny_all".into()))
@@ -334,15 +335,7 @@ async fn after_a_control_restart_edges_resync_and_revocations_persist() {
         status_reason(&edge, &get(&url, &t1)).await.0 == 200
     })
     .await;
-    let r = p
-        .api(
-            "POST",
-            &format!("/v1/sessions/{sid1}/revoke"),
-            &p.operator,
-            Some("{\"reason\":\"before restart\"}"),
-        )
-        .await;
-    assert!(r.status < 300, "{r:?}");
+    p.revoke(&sid1, "before restart").await;
     eventually(10, "revoked before restart", || async {
         status_reason(&edge, &get(&url, &t1)).await.1.as_deref() == Some("session_revoked")
     })
@@ -351,15 +344,7 @@ async fn after_a_control_restart_edges_resync_and_revocations_persist() {
     p.control.stop().await;
     let p = start(config).await;
     // Issued while the edge is still reconnecting: it must arrive with the resumed stream.
-    let r = p
-        .api(
-            "POST",
-            &format!("/v1/sessions/{sid2}/revoke"),
-            &p.operator,
-            Some("{\"reason\":\"after restart\"}"),
-        )
-        .await;
-    assert!(r.status < 300, "{r:?}");
+    p.revoke(&sid2, "after restart").await;
     eventually(20, "revocation issued during reconnect", || async {
         status_reason(&edge, &get(&url, &t2)).await.1.as_deref() == Some("session_revoked")
     })
@@ -420,15 +405,7 @@ async fn revocation_and_deny_all_close_idle_upstream_connections_at_once() {
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
     assert_eq!(ended.load(Ordering::SeqCst), 0);
 
-    let r = p
-        .api(
-            "POST",
-            &format!("/v1/sessions/{sid}/revoke"),
-            &p.operator,
-            Some("{\"reason\":\"test\"}"),
-        )
-        .await;
-    assert!(r.status < 300, "{r:?}");
+    p.revoke(&sid, "test").await;
     // Well inside the pool's 60 s idle timeout: closed because of the revocation.
     eventually(
         10,
@@ -444,15 +421,7 @@ async fn revocation_and_deny_all_close_idle_upstream_connections_at_once() {
         "the bystander's connection was reused"
     );
 
-    let r = p
-        .api(
-            "POST",
-            "/v1/killswitch",
-            &p.operator,
-            Some("{\"reason\":\"drill\"}"),
-        )
-        .await;
-    assert!(r.status < 300, "{r:?}");
+    p.deny_all().await;
     eventually(
         10,
         "deny-all closed every idle upstream connection",

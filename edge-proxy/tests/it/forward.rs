@@ -120,6 +120,37 @@ async fn through_edge_with(
     (edge, token, format!("http://scripted.test:{port}{path}"))
 }
 
+/// [`through_edge`] with a 300 ms `proxy.upstream_timeout`.
+async fn through_impatient_edge(upstream: &Scripted, session: &str) -> (TestEdge, String, String) {
+    through_edge_with(
+        upstream,
+        session,
+        "/",
+        "[proxy]\nupstream_timeout = \"300ms\"",
+    )
+    .await
+}
+
+/// A POST of `abc` to `url` with a Bearer token: a request with a body, so the pingora path.
+fn post_abc(url: &str, token: &str) -> Vec<u8> {
+    format!(
+        "POST {url} HTTP/1.1\r\nHost: {}\r\nProxy-Authorization: Bearer {token}\r\n\
+         Content-Length: 3\r\n\r\nabc",
+        crate::host_of(url)
+    )
+    .into_bytes()
+}
+
+/// Everything `s` receives until the edge closes the connection (10 s at most).
+async fn read_until_closed(s: &mut TcpStream) -> String {
+    let mut all = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut all))
+        .await
+        .expect("the edge closes the connection")
+        .expect("a clean close");
+    String::from_utf8(all).unwrap()
+}
+
 /// Reads from `s` until `want` bytes arrived (10 s at most), with every request id the edge set
 /// (a UUID, checked) replaced by `ID`.
 async fn read_exact_text(s: &mut TcpStream, want: usize) -> String {
@@ -217,12 +248,7 @@ async fn a_close_delimited_body_reaches_the_client_and_ends_its_connection() {
         .await
         .unwrap();
     client.write_all(&get(&url, &token)).await.unwrap();
-    let mut all = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut all))
-        .await
-        .expect("the edge closes the connection")
-        .unwrap();
-    let text = String::from_utf8(all).unwrap();
+    let text = read_until_closed(&mut client).await;
     assert!(
         text.starts_with("HTTP/1.1 200 OK\r\nx-b: 2\r\nx-request-id: "),
         "{text}"
@@ -300,12 +326,7 @@ async fn pipelined_requests_are_each_decided() {
         .unwrap();
     client.write_all(&both).await.unwrap();
     // The refusal of the second request ends the connection: read both answers to the end.
-    let mut all = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut all))
-        .await
-        .expect("the edge closes after the refusal")
-        .unwrap();
-    let text = String::from_utf8(all).unwrap();
+    let text = read_until_closed(&mut client).await;
     let (first, second) = text
         .split_once("\r\n\r\nok")
         .expect("the first answer, whole");
@@ -434,20 +455,12 @@ async fn a_request_with_a_body_goes_through_pingora_under_the_same_header_rule()
 async fn a_silent_upstream_is_a_504_upstream_timeout_on_both_paths() {
     // Every connection reads its request and never answers.
     let upstream = Scripted::start(&[("", false), ("", false)]).await;
-    let (edge, token, url) = through_edge_with(
-        &upstream,
-        "s-timeout",
-        "/",
-        "[proxy]\nupstream_timeout = \"300ms\"",
-    )
-    .await;
-    let post = format!(
-        "POST {url} HTTP/1.1\r\nHost: {}\r\nProxy-Authorization: Bearer {token}\r\n\
-         Content-Length: 3\r\n\r\nabc",
-        crate::host_of(&url)
-    );
+    let (edge, token, url) = through_impatient_edge(&upstream, "s-timeout").await;
     // The lean path (a bodyless GET), then pingora (a request with a body).
-    for (path, request) in [("lean", get(&url, &token)), ("pingora", post.into_bytes())] {
+    for (path, request) in [
+        ("lean", get(&url, &token)),
+        ("pingora", post_abc(&url, &token)),
+    ] {
         let r = tokio::time::timeout(
             Duration::from_secs(10),
             raw::send(edge.handle().proxy_addr(), &request),
@@ -487,33 +500,19 @@ async fn an_upstream_that_stalls_mid_body_ends_the_client_connection_on_both_pat
         false,
     );
     let upstream = Scripted::start(&[stall, stall]).await;
-    let (edge, token, url) = through_edge_with(
-        &upstream,
-        "s-stall",
-        "/",
-        "[proxy]\nupstream_timeout = \"300ms\"",
-    )
-    .await;
-    let post = format!(
-        "POST {url} HTTP/1.1\r\nHost: {}\r\nProxy-Authorization: Bearer {token}\r\n\
-         Content-Length: 3\r\n\r\nabc",
-        crate::host_of(&url)
-    );
-    for (n, (path, request)) in [("lean", get(&url, &token)), ("pingora", post.into_bytes())]
-        .into_iter()
-        .enumerate()
+    let (edge, token, url) = through_impatient_edge(&upstream, "s-stall").await;
+    for (n, (path, request)) in [
+        ("lean", get(&url, &token)),
+        ("pingora", post_abc(&url, &token)),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let mut client = TcpStream::connect(edge.handle().proxy_addr())
             .await
             .unwrap();
         client.write_all(&request).await.unwrap();
-        let mut all = Vec::new();
-        // Pingora may end the connection with a reset rather than a close: either way the
-        // client sees the body end without its last chunk.
-        let _ = tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut all))
-            .await
-            .expect("the edge ends the connection");
-        let text = String::from_utf8(all).unwrap();
+        let text = read_until_closed(&mut client).await;
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{path}: {text}");
         assert!(
             text.ends_with("\r\n\r\n3\r\nabc\r\n"),
@@ -542,13 +541,7 @@ async fn a_pooled_connection_that_goes_silent_is_a_504_and_is_not_sent_again() {
         ("", false),
     ])
     .await;
-    let (edge, token, url) = through_edge_with(
-        &upstream,
-        "s-silent-pooled",
-        "/",
-        "[proxy]\nupstream_timeout = \"300ms\"",
-    )
-    .await;
+    let (edge, token, url) = through_impatient_edge(&upstream, "s-silent-pooled").await;
     let first = raw::send(edge.handle().proxy_addr(), &get(&url, &token))
         .await
         .unwrap();
@@ -567,23 +560,12 @@ async fn a_pooled_connection_that_goes_silent_is_a_504_and_is_not_sent_again() {
 async fn silence_after_an_interim_response_ends_the_connection() {
     let upstream =
         Scripted::start(&[("HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n", false)]).await;
-    let (edge, token, url) = through_edge_with(
-        &upstream,
-        "s-interim",
-        "/",
-        "[proxy]\nupstream_timeout = \"300ms\"",
-    )
-    .await;
+    let (edge, token, url) = through_impatient_edge(&upstream, "s-interim").await;
     let mut client = TcpStream::connect(edge.handle().proxy_addr())
         .await
         .unwrap();
     client.write_all(&get(&url, &token)).await.unwrap();
-    let mut all = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut all))
-        .await
-        .expect("the edge closes the connection")
-        .unwrap();
-    let text = String::from_utf8(all).unwrap();
+    let text = read_until_closed(&mut client).await;
     // The client has seen a response begin: no refusal can follow it, only the close.
     assert!(text.starts_with("HTTP/1.1 103 Early Hints\r\n"), "{text}");
     assert!(!text.contains("504"), "{text}");
