@@ -146,7 +146,7 @@ pub struct HttpForwardArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "edge,direct,envoy,squid,tinyproxy"
+        default_value = "edge,direct,envoy,squid,tinyproxy,nginx-proxy"
     )]
     pub targets: Vec<Target>,
     /// The trust-edge binary.
