@@ -38,6 +38,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 const HISTOGRAM_MAX_NS: u64 = 60_000_000_000;
 /// Pause after a failed connect before the next attempt, so a dead target is not spun on.
 const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
+/// Latency above which a response counts as slow: the bar of the added-latency claim. Slow
+/// responses are kept with their time, so the report can tell stall episodes from a slow
+/// target.
+pub const SLOW_LATENCY: Duration = Duration::from_millis(1);
 
 /// What one load run sends, where, and for how long.
 #[derive(Debug, Clone)]
@@ -135,6 +139,9 @@ pub struct Outcome {
     pub errors: Errors,
     /// Latency of the `ok` responses, in nanoseconds.
     pub latency: Histogram<u64>,
+    /// When each `ok` response slower than [`SLOW_LATENCY`] was due, from the start of the
+    /// measured window.
+    pub slow_at: Vec<Duration>,
     /// Every complete response of the run (warm-up included, any status).
     pub responses_total: u64,
     /// Every request written (warm-up included).
@@ -156,6 +163,7 @@ impl Outcome {
             ok: 0,
             errors: Errors::default(),
             latency,
+            slow_at: Vec::new(),
             responses_total: 0,
             sent_total: 0,
             reconnects: 0,
@@ -173,6 +181,7 @@ impl Outcome {
         self.latency
             .add(&other.latency)
             .map_err(|e| Error::Config(format!("latency histogram merge: {e}")))?;
+        self.slow_at.extend_from_slice(&other.slow_at);
         self.responses_total += other.responses_total;
         self.sent_total += other.sent_total;
         self.reconnects += other.reconnects;
@@ -181,29 +190,33 @@ impl Outcome {
     }
 
     /// Counts one exchange: a response (a 200 in the measured window with its `latency`, any
-    /// other status as an error) or a failure.
+    /// other status as an error) or a failure. `at` is when the request counted from, since the
+    /// start of the measured window; `None` in the warm-up, which is not measured.
     pub(crate) fn record(
         &mut self,
         result: Result<u16, Failure>,
-        measured: bool,
+        at: Option<Duration>,
         latency: Duration,
     ) {
         match result {
             Ok(status) => {
                 self.responses_total += 1;
-                if !measured {
+                let Some(at) = at else {
                     return;
-                }
+                };
                 if status == 200 {
                     self.ok += 1;
                     let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
                     self.latency.saturating_record(nanos.max(1));
+                    if latency > SLOW_LATENCY {
+                        self.slow_at.push(at);
+                    }
                 } else {
                     *self.errors.status.entry(status).or_insert(0) += 1;
                 }
             }
             Err(failure) => {
-                if measured {
+                if at.is_some() {
                     self.errors.count(failure);
                 }
             }
@@ -337,13 +350,14 @@ async fn drive(
             break;
         }
         out.sent_total += 1;
-        let measured = phase_time >= phases.measure_start;
+        // Measured when due in the window; counted from its start.
+        let at = phase_time.checked_duration_since(phases.measure_start);
         let open = || Conn::connect(spec.addr, spec.request_timeout);
         let result = exchange(&mut conn, &mut opened, &request, spec.request_timeout, open).await;
         if result.is_err() {
             conn = None;
         }
-        out.record(result, measured, origin.elapsed());
+        out.record(result, at, origin.elapsed());
         if result == Err(Failure::Connect) {
             connect_backoff(phases.end).await;
         }

@@ -1,6 +1,7 @@
 //! The report: per-target results, ratios between targets, latency added over the direct path,
 //! the benchmark checks, and a readable table.
 
+pub mod slow;
 pub(crate) mod table;
 #[cfg(test)]
 mod tests;
@@ -13,6 +14,7 @@ use crate::edge::EdgeExtras;
 use crate::load::LoadSettings;
 use crate::usage::Usage;
 
+pub use slow::Slow;
 pub use table::render_table;
 
 /// The name of the direct (no proxy) target.
@@ -83,6 +85,8 @@ pub struct Measured {
     pub requests_per_second: f64,
     /// Latency of the 200 responses.
     pub latency_us: Latency,
+    /// The 200 responses over the latency bar, and the episodes they came in.
+    pub slow: Slow,
     /// Connections re-opened because the target closed keep-alive.
     pub reconnects: u64,
     /// Whether the request cap ended the run early.
@@ -105,6 +109,7 @@ impl Measured {
             error_detail: outcome.errors.clone(),
             requests_per_second: per_second(outcome.ok, window_s),
             latency_us: Latency::from_histogram(&outcome.latency),
+            slow: Slow::from_times(&outcome.slow_at),
             reconnects: outcome.reconnects,
             capped: outcome.capped,
             proxy: usage,

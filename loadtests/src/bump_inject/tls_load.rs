@@ -98,7 +98,7 @@ async fn drive(
             break;
         }
         out.sent_total += 1;
-        let measured = origin >= phases.measure_start;
+        let at = origin.checked_duration_since(phases.measure_start);
         let open = || async {
             Ok(Conn::new(
                 open(spec.addr, connect.as_deref(), &spec.tls, &name).await?,
@@ -119,7 +119,7 @@ async fn drive(
         if result.is_err() {
             conn = None;
         }
-        out.record(result, measured, origin.elapsed());
+        out.record(result, at, origin.elapsed());
         if result == Err(Failure::Connect) {
             client::connect_backoff(phases.end).await;
         }

@@ -30,7 +30,7 @@ fn http_forward_defaults_match_the_benchmark() {
         (64, 16, 100)
     );
     assert_eq!(args.rate, None);
-    assert_eq!(args.targets.len(), 5);
+    assert_eq!(args.targets.len(), 6);
     assert!(!args.pin);
     assert_eq!(args.out, PathBuf::from("results/http-forward.json"));
 }

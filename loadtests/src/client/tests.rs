@@ -243,13 +243,17 @@ async fn a_conn_speaks_the_same_http_over_any_stream() {
 #[test]
 fn record_counts_measured_responses_and_failures_only() {
     let mut out = Outcome::empty().unwrap();
-    out.record(Ok(200), false, Duration::from_micros(5));
-    out.record(Ok(200), true, Duration::from_micros(5));
-    out.record(Ok(503), true, Duration::from_micros(5));
-    out.record(Err(Failure::Stale), true, Duration::ZERO);
-    out.record(Err(Failure::Connect), false, Duration::ZERO);
-    assert_eq!((out.ok, out.responses_total), (1, 3));
-    assert_eq!(out.latency.len(), 1);
+    let at = Some(Duration::from_millis(7));
+    out.record(Ok(200), None, Duration::from_millis(5));
+    out.record(Ok(200), at, Duration::from_micros(5));
+    out.record(Ok(200), at, Duration::from_millis(2));
+    out.record(Ok(503), at, Duration::from_millis(5));
+    out.record(Err(Failure::Stale), at, Duration::ZERO);
+    out.record(Err(Failure::Connect), None, Duration::ZERO);
+    assert_eq!((out.ok, out.responses_total), (2, 4));
+    assert_eq!(out.latency.len(), 2);
+    // Only the measured 200 over the bar is kept as slow, with its time.
+    assert_eq!(out.slow_at, [Duration::from_millis(7)]);
     assert_eq!(
         out.errors,
         Errors {

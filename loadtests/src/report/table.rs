@@ -78,6 +78,9 @@ pub fn render_table(report: &Report) -> String {
             parts.join(", ")
         );
     }
+    if report.settings.rate.is_some() {
+        write_slow(&mut out, &report.targets);
+    }
     for target in &report.targets {
         if let Some(e) = target.measured.as_ref().and_then(|m| m.edge.as_ref()) {
             let n = |v: Option<u64>| v.map_or("?".to_owned(), |v| v.to_string());
@@ -148,5 +151,28 @@ pub(crate) fn write_checks_and_notes(out: &mut String, checks: &[Check], notes: 
     }
     for note in notes {
         let _ = writeln!(out, "note: {note}");
+    }
+}
+
+/// At a fixed rate: how many responses missed the latency bar, in how many episodes.
+fn write_slow(out: &mut String, targets: &[TargetReport]) {
+    let parts: Vec<String> = targets
+        .iter()
+        .filter_map(|t| t.measured.as_ref().map(|m| (&t.target, m.slow)))
+        .map(|(name, s)| {
+            format!(
+                "{name} {} in {} (largest {})",
+                s.requests, s.episodes, s.largest_episode
+            )
+        })
+        .collect();
+    if let Some(bar) = targets.iter().find_map(|t| t.measured.as_ref()) {
+        let _ = writeln!(
+            out,
+            "responses over {} µs, in episodes (< {} ms apart): {}",
+            bar.slow.over_us,
+            super::slow::EPISODE_GAP.as_millis(),
+            parts.join(", ")
+        );
     }
 }

@@ -20,6 +20,7 @@ fn ran(target: &str, rps: f64, p50: f64, p99: f64) -> TargetReport {
             error_detail: Errors::default(),
             requests_per_second: rps,
             latency_us: latency(p50, p99),
+            slow: Slow::from_times(&[]),
             reconnects: 0,
             capped: false,
             proxy: None,
@@ -224,6 +225,41 @@ fn the_table_shows_rows_skips_ratios_and_checks() {
     ));
     assert!(table.contains("PASS: edge req/s > envoy req/s (plain forwarding)"));
     assert!(table.ends_with("note: a note\n"));
+    assert!(
+        !table.contains("responses over"),
+        "closed loop: no slow line"
+    );
+}
+
+#[test]
+fn at_a_fixed_rate_the_table_counts_slow_responses_and_their_episodes() {
+    let mut t = targets();
+    if let Some(m) = t
+        .iter_mut()
+        .find(|t| t.target == "edge")
+        .and_then(|t| t.measured.as_mut())
+    {
+        let at = [0, 1, 2, 40].map(std::time::Duration::from_millis);
+        m.slow = Slow::from_times(&at);
+    }
+    let added = added_latency(&t);
+    let report = Report {
+        scenario: "http-forward".into(),
+        settings: settings(Some(10_000.0)),
+        checks: checks(&settings(Some(10_000.0)), &t, &added),
+        ratios: ratios(&t),
+        added_latency: added,
+        targets: t,
+        notes: Vec::new(),
+    };
+    let table = render_table(&report);
+    assert!(
+        table.contains(
+            "responses over 1000 µs, in episodes (< 5 ms apart): edge 4 in 2 (largest 3), \
+             direct 0 in 0 (largest 0), envoy 0 in 0 (largest 0)\n"
+        ),
+        "{table}"
+    );
 }
 
 #[test]
