@@ -103,13 +103,17 @@ impl Fixture {
 
     /// Audit events whose `status_detail` is `reason`.
     pub(crate) async fn audited(&self, reason: &str) -> Vec<serde_json::Value> {
-        self.edge
-            .audit()
-            .await
-            .into_iter()
-            .filter(|e| e["status_detail"] == reason)
-            .collect()
+        audited(&self.edge, reason).await
     }
+}
+
+/// `edge`'s audit events whose `status_detail` is `reason`.
+pub(crate) async fn audited(edge: &TestEdge, reason: &str) -> Vec<serde_json::Value> {
+    edge.audit()
+        .await
+        .into_iter()
+        .filter(|e| e["status_detail"] == reason)
+        .collect()
 }
 
 /// A raw absolute-form GET with a Bearer token and the Host a real client sends.
