@@ -20,6 +20,9 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 pub const MAX_UNAUTHENTICATED_CONNECTIONS: usize = 1024;
 /// How long the edge waits for a TCP connection to an upstream.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an idle upstream connection is kept for its session's next request, on both
+/// forwarding paths (the lean path's pool and pingora's).
+pub const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the edge waits on an upstream of a forwarded request that makes no progress: sends
 /// nothing (the response head, then each read of the body) or, on the pingora path, accepts none
 /// of the request body. Five minutes, the tunnel idle default: long enough for a slow API or a

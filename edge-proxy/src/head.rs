@@ -10,8 +10,8 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
-/// How many headers a request may carry.
-const MAX_HEADERS: usize = 100;
+/// How many headers a request may carry (the lean path re-reads a head with the same bound).
+pub(crate) const MAX_HEADERS: usize = 100;
 
 /// The request line and the few headers the edge decides on.
 #[derive(Debug, Default)]

@@ -29,8 +29,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use trust_core::DenyReason;
 
-/// How many request headers are re-read from the checked head.
-const MAX_HEADERS: usize = 100;
 /// The largest upstream response head accepted.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 /// Read granularity from the upstream.
@@ -48,6 +46,12 @@ pub(crate) fn hop_by_hop(name: &[u8]) -> bool {
         || name
             .get(..6)
             .is_some_and(|p| p.eq_ignore_ascii_case(b"proxy-"))
+}
+
+/// The comma-separated tokens of a `Connection` header value, each trimmed: the header names
+/// it lists stay on this hop too.
+pub(crate) fn connection_tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(<[u8]>::trim_ascii)
 }
 
 /// Appends, as `name: value` lines, every header that travels on: not hop-by-hop, not
@@ -217,14 +221,14 @@ async fn connect(edge: &Edge, allowed: &Allowed) -> io::Result<TcpStream> {
 /// The upstream head: origin-form target, `Host` set by the edge, hop-by-hop and `Proxy-*`
 /// headers and those the client's `Connection` names removed.
 fn outgoing(raw: &[u8], method: &str, path: &str, host: &str) -> Result<Outgoing, ()> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut slots = [httparse::EMPTY_HEADER; crate::head::MAX_HEADERS];
     let mut req = httparse::Request::new(&mut slots);
     req.parse(raw).map_err(|_| ())?;
     let mut client_close = false;
     let mut listed: Vec<&[u8]> = Vec::new();
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("connection") {
-            for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+            for token in connection_tokens(h.value) {
                 client_close |= token.eq_ignore_ascii_case(b"close");
                 listed.push(token);
             }

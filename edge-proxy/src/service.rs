@@ -127,7 +127,7 @@ impl ProxyHttp for Forwarder {
         f.allowed.session.claims.sid.hash(&mut h);
         peer.group_key = h.finish();
         peer.options.connection_timeout = Some(self.edge.config.connect_timeout);
-        peer.options.idle_timeout = Some(Duration::from_secs(60));
+        peer.options.idle_timeout = Some(crate::defaults::UPSTREAM_IDLE_TIMEOUT);
         peer.options.read_timeout = Some(self.edge.config.upstream_timeout);
         peer.options.write_timeout = Some(self.edge.config.upstream_timeout);
         Ok(Box::new(peer))
@@ -145,14 +145,13 @@ impl ProxyHttp for Forwarder {
         let uri = http::Uri::try_from(f.path.as_str())
             .map_err(|_| Error::explain(ErrorType::InvalidHTTPHeader, "bad path"))?;
         req.set_uri(uri);
-        let listed: Vec<String> = req
+        let listed: Vec<Vec<u8>> = req
             .headers
             .get_all("connection")
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|t| t.trim().to_ascii_lowercase())
+            .flat_map(|v| crate::plain::connection_tokens(v.as_bytes()))
             .filter(|t| !t.is_empty())
+            .map(<[u8]>::to_ascii_lowercase)
             .collect();
         // One rule for both forwarding paths: hop-by-hop, any `Proxy-*`, and what `Connection`
         // names (an allowed upgrade keeps its `Upgrade` and `Connection`).
@@ -161,7 +160,7 @@ impl ProxyHttp for Forwarder {
             .keys()
             .filter(|n| {
                 crate::plain::hop_by_hop(n.as_str().as_bytes())
-                    || listed.iter().any(|l| l == n.as_str())
+                    || listed.iter().any(|l| l.as_slice() == n.as_str().as_bytes())
             })
             .cloned()
             .collect();

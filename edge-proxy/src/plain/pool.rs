@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use trust_core::token::VerifiedSession;
 
 /// How long an upstream connection may sit idle in the pool.
-pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+const IDLE_TIMEOUT: Duration = crate::defaults::UPSTREAM_IDLE_TIMEOUT;
 /// Idle connections kept per session and address; more are closed when returned.
 const MAX_IDLE_PER_KEY: usize = 128;
 /// Idle connections kept in all (pingora's pool, used for the other requests, keeps 128).

@@ -4,7 +4,7 @@
 //! removed, the edge's `x-request-id` set. `Transfer-Encoding` stays: the body passes through as
 //! the upstream framed it.
 
-use super::copy_headers;
+use super::{connection_tokens, copy_headers};
 
 /// How many headers a response may carry.
 const MAX_HEADERS: usize = 128;
@@ -89,7 +89,14 @@ pub(crate) fn parse(
             let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
             chunked_last = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if h.name.eq_ignore_ascii_case("connection") {
-            for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+            for token in connection_tokens(h.value) {
+                // The edge frames the body by these and passes them on: stripping them as
+                // hop-by-hop would leave the client reading a different framing.
+                if token.eq_ignore_ascii_case(b"content-length")
+                    || token.eq_ignore_ascii_case(b"transfer-encoding")
+                {
+                    return Err(BadResponse("Connection names a framing header"));
+                }
                 if token.eq_ignore_ascii_case(b"close") {
                     upstream_close = true;
                 } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 {
@@ -238,6 +245,8 @@ mod tests {
             "HTTP/1.1 099 Odd\r\n\r\n",
             "HTTP/1.1 600 Odd\r\n\r\n",
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: Content-Length\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: x, transfer-encoding\r\n\r\n",
             "SSH-2.0-OpenSSH\r\n\r\n",
         ] {
             assert!(head(raw, false).0.is_err(), "{raw}");

@@ -276,10 +276,20 @@ async fn an_upstream_answer_that_cannot_be_framed_is_a_structured_502() {
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
             true,
         ),
+        (
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: content-length\r\n\r\nok",
+            true,
+        ),
     ])
     .await;
     let (edge, token, url) = through_edge(&upstream, "s-unframeable", "/").await;
-    for case in ["CL+TE", "two lengths", "not HTTP", "unrequested 101"] {
+    for case in [
+        "CL+TE",
+        "two lengths",
+        "not HTTP",
+        "unrequested 101",
+        "Connection names the framing header",
+    ] {
         let r = raw::send(edge.handle().proxy_addr(), &get(&url, &token))
             .await
             .unwrap();
@@ -294,23 +304,30 @@ async fn an_upstream_answer_that_cannot_be_framed_is_a_structured_502() {
 }
 
 #[tokio::test]
-async fn a_pooled_connection_the_upstream_closed_is_replaced() {
-    // The upstream answers with a length (so the edge keeps the connection) and then closes it.
+async fn a_pooled_connection_the_upstream_closed_is_replaced_and_a_live_one_reused() {
+    // Twice the upstream answers with a length (so the edge keeps the connection) and then
+    // closes it; then it keeps its third connection open for two answers.
     let upstream = Scripted::start(&[
         ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none", true),
         ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo", true),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nthree", false),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfour", false),
     ])
     .await;
     let (edge, token, url) = through_edge(&upstream, "s-stale", "/").await;
     let mut client = TcpStream::connect(edge.handle().proxy_addr())
         .await
         .unwrap();
-    for body in ["one", "two"] {
+    for body in ["one", "two", "three", "four"] {
         client.write_all(&get(&url, &token)).await.unwrap();
         let r = raw::read_reply(&mut client).await.unwrap();
         assert_eq!((r.status, r.body.as_str()), (200, body));
     }
-    assert_eq!(upstream.connections.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        upstream.connections.load(Ordering::SeqCst),
+        3,
+        "two replaced, the third reused"
+    );
     edge.stop().await;
 }
 
