@@ -6,7 +6,8 @@
 //!
 //! Everything else an allowed plain request can be (a body, an upgrade, HTTP/1.0) goes
 //! through pingora ([`crate::handoff`]), as do requests inside bumped tunnels. Both paths strip
-//! headers by one rule ([`hop_by_hop`]), set `Host` from the target, answer an unreachable or
+//! request headers by one rule ([`hop_by_hop`]; this path strips the response's too, pingora
+//! passes response headers as it handles them), set `Host` from the target, answer an unreachable or
 //! unframeable upstream with a structured `upstream_unreachable` and one silent for longer than
 //! `proxy.upstream_timeout` with `upstream_timeout`, and keep upstream connections per
 //! session.
